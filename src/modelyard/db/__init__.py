@@ -1,0 +1,1 @@
+"""Connections to PostgreSQL: conninfo building, the async pool, migrations, error translation."""

@@ -1,0 +1,78 @@
+"""Translates PostgreSQL errors into modelyard's typed exceptions, at one boundary.
+
+A violated constraint is recognised by its name (every invariant in schema.sql is a named
+constraint), so the message can say what was wrong in the user's terms. Anything not listed
+becomes a generic error; connection failures become :class:`DatabaseUnavailable`.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import psycopg.errors
+
+from modelyard import errors
+
+# constraint name -> (exception class, message). Messages are in the caller's vocabulary.
+CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
+    "experiment_name_uq": (errors.AlreadyExists, "an experiment with this name already exists"),
+    "experiment_name_ck": (errors.InvalidInput, "experiment name must be 1 to 256 characters"),
+    "experiment_workspace_fk": (errors.NotFound, "workspace does not exist"),
+    "experiment_tag_experiment_fk": (errors.NotFound, "experiment does not exist"),
+    "run_experiment_fk": (errors.NotFound, "experiment does not exist"),
+    "run_parent_fk": (errors.NotFound, "parent run does not exist"),
+    "run_status_ck": (errors.InvalidInput, "unknown run status"),
+    "run_end_time_ck": (errors.InvalidInput, "a run cannot end before it starts"),
+    "run_name_ck": (errors.InvalidInput, "run name must be 1 to 256 characters"),
+    "run_not_own_parent_ck": (errors.InvalidInput, "a run cannot be its own parent"),
+    "run_param_run_fk": (errors.NotFound, "run does not exist"),
+    "run_tag_run_fk": (errors.NotFound, "run does not exist"),
+    "metric_series_run_fk": (errors.NotFound, "run does not exist"),
+    "ingest_receipt_run_fk": (errors.NotFound, "run does not exist"),
+    "ingest_receipt_key_ck": (errors.InvalidInput, "idempotency key must be 1 to 128 characters"),
+    "registered_model_name_uq": (
+        errors.AlreadyExists,
+        "a registered model with this name already exists",
+    ),
+    "registered_model_name_ck": (errors.InvalidInput, "model name must be 1 to 256 characters"),
+    "registered_model_tag_model_fk": (errors.NotFound, "registered model does not exist"),
+    "model_version_model_fk": (errors.NotFound, "registered model does not exist"),
+    "model_version_run_fk": (errors.NotFound, "run does not exist"),
+    "model_version_status_ck": (errors.InvalidInput, "unknown model version status"),
+    "model_version_stage_ck": (
+        errors.InvalidInput,
+        "stage must be one of None, Staging, Production, Archived",
+    ),
+    "model_version_source_ck": (errors.InvalidInput, "source must be 1 to 4096 characters"),
+    "model_version_tag_version_fk": (errors.NotFound, "model version does not exist"),
+    "model_alias_version_fk": (errors.NotFound, "model version does not exist"),
+    "model_alias_name_ck": (
+        errors.InvalidInput,
+        "alias must start with a letter or underscore and hold letters, digits, _ or -",
+    ),
+}
+
+
+def translate(exc: psycopg.Error) -> errors.ModelyardError:
+    """The modelyard exception for a driver error (raise it ``from exc``)."""
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(
+        exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
+    ):
+        return errors.DatabaseUnavailable(f"database unavailable: {_first_line(exc)}")
+    constraint = getattr(exc.diag, "constraint_name", None) if exc.diag else None
+    if constraint and constraint in CONSTRAINT_ERRORS:
+        cls, message = CONSTRAINT_ERRORS[constraint]
+        return cls(message, constraint=constraint)
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return errors.SchemaOutdated(
+            "the modelyard schema is missing or outdated; run `modelyard db upgrade`"
+        )
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return errors.PermissionDenied(f"database refused: {_first_line(exc)}")
+    if isinstance(exc, psycopg.errors.DataError):
+        return errors.InvalidInput(f"invalid value: {_first_line(exc)}")
+    return errors.ModelyardError(f"database error: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

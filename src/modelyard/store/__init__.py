@@ -1,0 +1,27 @@
+"""The store: modelyard's data access over PostgreSQL, one repository per resource.
+
+``Store`` owns an async connection pool and exposes the repositories as attributes
+(``store.experiments``, ``store.runs``, ``store.metrics``, ``store.registry``). Every method runs
+in its own transaction and raises only :mod:`modelyard.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+from modelyard.db.pool import open_pool
+from modelyard.store._base import Pool
+
+
+class Store:
+    """Repositories sharing one pool."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def open(
+        cls, conninfo: str, schema: str, *, min_size: int = 1, max_size: int = 10
+    ) -> Store:
+        return cls(await open_pool(conninfo, schema, min_size=min_size, max_size=max_size))
+
+    async def close(self) -> None:
+        await self.pool.close()

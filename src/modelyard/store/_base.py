@@ -1,0 +1,34 @@
+"""The base of the store's repositories: a pool, transactions, and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from modelyard.db.errors import translate
+
+Pool = AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]
+Conn = AsyncConnection[tuple[object, ...]]
+
+
+class Repository:
+    """One resource's data access; subclasses hold only SQL calls and validation."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """A pooled connection inside one transaction: committed on success, else rolled back.
+
+        Driver errors leave as modelyard errors, so callers never see psycopg exceptions.
+        """
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise translate(exc) from exc

@@ -1,7 +1,7 @@
-"""The one exception hierarchy of modelyard, shared by the store, the server, the client and the CLI.
+"""The one exception hierarchy of modelyard, shared by store, server, client and CLI.
 
 Every error carries a stable machine-readable ``code`` and the HTTP status it maps to. The server
-turns any :class:`ModelyardError` into the one JSON error shape (see :meth:`ModelyardError.to_dict`);
+turns any :class:`ModelyardError` into the one JSON error shape (:meth:`ModelyardError.to_dict`);
 the client turns that shape back into the same class with :func:`error_from_dict`, so code written
 against the store and code written against the REST API catch the same exceptions.
 

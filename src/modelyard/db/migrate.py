@@ -56,9 +56,7 @@ def _prepare(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> None:
                 sql.Identifier(extension)
             )
         )
-    conn.execute(
-        sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema))
-    )
+    conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema)))
     conn.execute(query("migrate.create_version_table"))
 
 
@@ -120,13 +118,12 @@ def status(conninfo: str, schema: str) -> SchemaStatus:
         exists = conn.execute(query("migrate.version_table_exists"), [schema]).fetchone()
         applied: dict[int, tuple[str, str]] = {}
         if exists and exists[0]:
-            conn.execute(
-                sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema))
-            )
+            conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
             applied = _applied(conn)
     by_version = {m.version: m for m in known}
     modified = tuple(
-        v for v, (_, digest) in sorted(applied.items())
+        v
+        for v, (_, digest) in sorted(applied.items())
         if v in by_version and checksum(by_version[v].sql) != digest
     )
     return SchemaStatus(

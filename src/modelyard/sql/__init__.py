@@ -11,7 +11,7 @@ import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import LiteralString, cast
+from typing import LiteralString
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -23,11 +23,11 @@ def _read(*parts: str) -> str:
 
 def schema_sql() -> LiteralString:
     """The whole schema, the source of truth for a fresh database."""
-    return cast(LiteralString, _read("schema.sql"))
+    return _read("schema.sql")
 
 
 def parse_queries(group: str, text: str) -> dict[str, LiteralString]:
-    """Split one queries file into ``{"group.name": sql}``; text before the first name is ignored."""
+    """Split one queries file into ``{"group.name": sql}``; text before a first name is ignored."""
     found: dict[str, LiteralString] = {}
     matches = list(_NAME_LINE.finditer(text))
     for index, match in enumerate(matches):
@@ -38,7 +38,7 @@ def parse_queries(group: str, text: str) -> dict[str, LiteralString]:
             raise ValueError(f"query {key} is defined twice")
         if not body:
             raise ValueError(f"query {key} is empty")
-        found[key] = cast(LiteralString, body)
+        found[key] = body
     return found
 
 
@@ -78,10 +78,12 @@ def migrations() -> tuple[Migration, ...]:
     for entry in folder.iterdir():
         match = _MIGRATION_FILE.match(entry.name)
         if match:
-            text = cast(LiteralString, entry.read_text("utf-8"))
+            text = entry.read_text("utf-8")
             found.append(Migration(int(match.group(1)), match.group(2), text))
     found.sort(key=lambda m: m.version)
     for expected, migration in enumerate(found, start=1):
         if migration.version != expected:
-            raise ValueError(f"migration numbers must be 1..n without gaps, found {migration.version}")
+            raise ValueError(
+                f"migration numbers must be 1..n without gaps, found {migration.version}"
+            )
     return tuple(found)

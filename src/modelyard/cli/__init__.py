@@ -1,0 +1,70 @@
+"""The ``modelyard`` command line: global options, then one group per area.
+
+Every option can also be set with the ``MODELYARD_*`` variable shown in ``--help``. Failures print
+one line on stderr and exit non-zero; ``MODELYARD_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from modelyard import logs
+from modelyard.cli._common import run_command
+from modelyard.cli.database import db
+from modelyard.cli.serve import server
+from modelyard.db.conninfo import DEFAULT_SCHEMA
+from modelyard.settings import Settings, default_data_dir
+
+
+@click.group(context_settings={"auto_envvar_prefix": "MODELYARD", "show_default": True})
+@click.option(
+    "--database-url",
+    envvar="MODELYARD_DATABASE_URL",
+    show_envvar=True,
+    help="PostgreSQL URL; without it modelyard runs its embedded PostgreSQL.",
+)
+@click.option(
+    "--data-dir",
+    envvar="MODELYARD_DATA_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_data_dir,
+    help="Directory of the embedded PostgreSQL and local data.",
+)
+@click.option(
+    "--schema",
+    envvar="MODELYARD_SCHEMA",
+    show_envvar=True,
+    default=DEFAULT_SCHEMA,
+    help="PostgreSQL schema holding modelyard's tables.",
+)
+@click.option(
+    "--log-level",
+    envvar="MODELYARD_LOG_LEVEL",
+    show_envvar=True,
+    default="warning",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Log level (JSON lines on stderr).",
+)
+@click.version_option(package_name="modelyard")
+@click.pass_context
+def cli(
+    ctx: click.Context, database_url: str | None, data_dir: Path, schema: str, log_level: str
+) -> None:
+    """modelyard: ML experiment tracking and model registry on PostgreSQL."""
+    logs.configure(log_level)
+    ctx.obj = Settings(
+        database_url=database_url or None, data_dir=data_dir, schema=schema, log_level=log_level
+    )
+
+
+cli.add_command(db)
+cli.add_command(server)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    run_command(cli, sys.argv[1:])

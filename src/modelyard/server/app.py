@@ -1,0 +1,54 @@
+"""The application factory: one Starlette app from one ``Settings`` and a database DSN."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route
+
+from modelyard.server import observability
+from modelyard.server.responses import EXCEPTION_HANDLERS
+from modelyard.settings import Settings
+from modelyard.store import Store
+
+
+def api_routes() -> list[BaseRoute]:
+    """Routes of ``/api/v1``; each resource module contributes its own list."""
+    return []
+
+
+def create_app(settings: Settings, conninfo: str) -> Starlette:
+    """A ready-to-serve app over the database at ``conninfo`` (schema per ``settings``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await Store.open(
+            conninfo,
+            settings.schema,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+        )
+        app.state.store = store
+        app.state.metrics = observability.Metrics(store.pool)
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = Starlette(
+        routes=[
+            Route("/health", observability.health),
+            Route("/ready", observability.ready),
+            Route("/metrics", observability.metrics_endpoint),
+            Mount("/api/v1", routes=api_routes()),
+        ],
+        middleware=[Middleware(observability.MetricsMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.conninfo = conninfo
+    return app

@@ -1,0 +1,145 @@
+"""Liveness, readiness and Prometheus metrics: ``/health``, ``/ready``, ``/metrics``.
+
+Request counts and latencies are labelled by route template (``/api/v1/runs/{run_id}``), not by
+raw path, so the number of series stays bounded. Pool use is read from psycopg_pool's stats at
+scrape time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelyard.db.migrate import status as schema_status
+from modelyard.server.responses import JSON
+from modelyard.store._base import Pool
+
+
+class PoolCollector(Collector):
+    """Exposes the connection pool's size, idle connections and waiting requests."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self._pool.get_stats()
+        for name, key, doc in (
+            ("modelyard_pool_size", "pool_size", "Connections open in the pool"),
+            ("modelyard_pool_available", "pool_available", "Idle connections in the pool"),
+            ("modelyard_pool_waiting", "requests_waiting", "Requests waiting for a connection"),
+        ):
+            yield GaugeMetricFamily(name, doc, value=float(stats.get(key, 0)))
+
+
+class Metrics:
+    """The Prometheus registry of one app (no process-global registry: apps stay independent)."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "modelyard_http_requests",
+            "HTTP requests handled",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "modelyard_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
+        self.registry.register(PoolCollector(pool))
+
+
+def _route_template(scope: Scope) -> str:
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", []):
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            path = getattr(route, "path", "")
+            for sub in getattr(route, "routes", []) or []:
+                sub_match, _ = sub.matches({**scope, **child})
+                if sub_match is Match.FULL and isinstance(sub, Route):
+                    return str(path) + sub.path
+            return str(path)
+    return "unmatched"
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
+            if metrics is not None:
+                route = _route_template(scope)
+                metrics.requests.labels(scope["method"], route, str(status)).inc()
+                metrics.latency.labels(scope["method"], route).observe(
+                    time.perf_counter() - started
+                )
+
+
+async def health(request: Request) -> Response:
+    """Liveness: the process answers. Never touches the database."""
+    return JSON({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: the database answers and its schema is the one this modelyard expects."""
+    state = request.app.state
+    try:
+        async with state.store.pool.connection(timeout=5) as conn:
+            await conn.execute("SELECT 1")
+        schema = await _schema_status(request)
+    except Exception as exc:  # any failure means "not ready", reported, not raised
+        return JSON({"status": "unavailable", "reason": str(exc).splitlines()[0]}, 503)
+    if not schema.up_to_date:
+        return JSON(
+            {
+                "status": "schema_outdated",
+                "current": schema.current,
+                "latest": schema.latest,
+                "reason": "run `modelyard db upgrade`",
+            },
+            503,
+        )
+    return JSON({"status": "ready", "schema_version": schema.current})
+
+
+async def _schema_status(request: Request):  # type: ignore[no-untyped-def]
+    import anyio.to_thread
+
+    state = request.app.state
+    return await anyio.to_thread.run_sync(schema_status, state.conninfo, state.settings.schema)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,43 @@
+"""Typed settings shared by the CLI, the server and the tools; no module reads the environment.
+
+The CLI resolves every value from its flag, then its ``MODELYARD_*`` environment variable, then
+the default (click does this, and ``--help`` shows the variable), and passes one ``Settings``
+object down. Nothing else looks at ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelyard.db.conninfo import DEFAULT_DATABASE, DEFAULT_SCHEMA
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/modelyard``, or ``~/.local/share/modelyard``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "modelyard"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how to serve it."""
+
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=default_data_dir)
+    schema: str = DEFAULT_SCHEMA
+    database_name: str = DEFAULT_DATABASE
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    log_level: str = "warning"
+    # Largest request body accepted, in bytes (a 100,000-point metric batch is ~5 MB of JSON).
+    max_body_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def embedded(self) -> bool:
+        """True when modelyard runs its own PostgreSQL in ``data_dir``."""
+        return self.database_url is None

@@ -20,8 +20,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from modelyard.embedded.errors import PrivilegeError
+from modelyard.embedded.errors import EmbeddedPostgresError, PrivilegeError
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +68,34 @@ class Runner:
         command = [*self.prefix, *argv]
         log.debug("running %s", subprocess.list2cmdline(command))
         with tempfile.TemporaryFile("w+") as out:
-            completed = subprocess.run(
-                command,
-                input=stdin,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=timeout,
-                # "/" is readable by anyone; our own cwd may not be for another user.
-                cwd="/",
-                user=self.user.pw_uid if self.user else None,
-                group=self.user.pw_gid if self.user else None,
-                extra_groups=[] if self.user else None,
-                check=False,
-            )
+            try:
+                completed = self._run(command, out, stdin, timeout)
+            except subprocess.TimeoutExpired:
+                raise EmbeddedPostgresError(
+                    f"{Path(argv[0]).name} did not finish within {timeout:g}s"
+                ) from None
             out.seek(0)
             output = out.read()
         log.debug("exit status %d: %s", completed.returncode, output.strip())
         return Result(completed.returncode, output)
+
+    def _run(
+        self, command: list[str], out: IO[str], stdin: str | None, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command,
+            input=stdin,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            # "/" is readable by anyone; our own cwd may not be for another user.
+            cwd="/",
+            user=self.user.pw_uid if self.user else None,
+            group=self.user.pw_gid if self.user else None,
+            extra_groups=[] if self.user else None,
+            check=False,
+        )
 
 
 def choose_runner(run_as: str | None) -> Runner:

@@ -268,4 +268,4 @@ class EmbeddedPostgres:
             root.mkdir(parents=True)
             # Private, except that a dedicated server user must be able to reach pg/ inside.
             root.chmod(0o711 if self._run_as and os.geteuid() == 0 else 0o700)
-        return locked(self.layout.lock_file, 2 * self.timeout + 10)
+        return locked(self.layout.lock_file, 2 * self.timeout)

@@ -91,10 +91,12 @@ class Cluster:
         self._give_to_server(scratch)
         self._check_access(scratch)
         password = secrets.token_urlsafe(24)
-        fd = os.open(self.layout.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            os.fchmod(out.fileno(), 0o600)  # O_CREAT's mode does not apply to an existing file
-            out.write(password + "\n")
+        _write_private(self.layout.password_file, password + "\n")
+        # initdb reads the password from a file (never the command line). A copy the server's
+        # account can read: a dedicated user can open neither pg.password nor root's stdin pipe.
+        pwfile = self.layout.root / "pg.initdb.pw"
+        _write_private(pwfile, password + "\n")
+        self._give_to_server(pwfile)
         args = [
             str(pg_tool("initdb", self.bin_dir)),
             f"--pgdata={scratch}",
@@ -102,12 +104,15 @@ class Cluster:
             "--encoding=UTF8",
             "--locale=C",
             "--auth=scram-sha-256",
-            "--pwfile=/dev/stdin",  # keeps the password off the command line and the disk
+            f"--pwfile={pwfile}",
             "--no-instructions",
         ]
         if self.settings.get("fsync") == "off":
             args.append("--no-sync")  # a server that will not fsync gains nothing from it
-        result = self.runner.run(args, stdin=password + "\n", timeout=self.timeout)
+        try:
+            result = self.runner.run(args, timeout=self.timeout)
+        finally:
+            pwfile.unlink()
         if result.returncode != 0:
             shutil.rmtree(scratch, ignore_errors=True)
             raise InitdbFailed(f"initdb failed for {self.layout.pgdata}: {result.last_line}")
@@ -208,6 +213,13 @@ class Cluster:
         postgres = pg_tool("postgres", self.bin_dir)
         if self.runner.run([str(postgres), "--version"], timeout=10).returncode != 0:
             raise PrivilegeError(f"user {name!r} cannot run {postgres}")
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)  # O_CREAT's mode does not apply to an existing file
+        out.write(text)
 
 
 def _read_from(path: Path, offset: int) -> str:

@@ -6,7 +6,8 @@ Layout of a data directory (``MODELYARD_DATA_DIR``), all of it created on first 
                  listening on 127.0.0.1 only and on no unix socket
     pg.initdb/   scratch PGDATA while initdb runs, renamed to pg/ when it succeeds, so a
                  killed initdb never leaves a half-made pg/
-    pg.password  the superuser's generated password (mode 0600)
+    pg.password  the superuser's generated password (mode 0600); pg.initdb.pw is its
+                 short-lived copy for initdb, owned by the server's account
     pg.log       the server log, appended to by every start
     pg.lock      flock held while a process inspects, initializes, starts or stops the server,
                  so two processes starting at once end up with one server

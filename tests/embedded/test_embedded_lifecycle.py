@@ -12,6 +12,7 @@ from embedded_support import FAST
 from modelyard.embedded import (
     BinariesNotFound,
     EmbeddedPostgres,
+    EmbeddedPostgresError,
     StartFailed,
     default_data_dir,
     pg_tool,
@@ -109,3 +110,11 @@ def test_from_env(tmp_path: Path) -> None:
 def test_bad_setting_name_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid PostgreSQL setting name"):
         EmbeddedPostgres(tmp_path, settings={"fsync=off -c x": "on"})
+
+
+def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    embedded = EmbeddedPostgres(tmp_path / "file" / "data")
+    with pytest.raises(EmbeddedPostgresError, match="cannot use data directory"):
+        with embedded.session():
+            pass

@@ -11,8 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from modelyard.embedded.errors import LockTimeout
@@ -66,17 +64,6 @@ class FileLock:
             raise RuntimeError(f"lock {self.path} is not held")
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, text.encode(), 0)
-
-
-@contextmanager
-def locked(path: Path, timeout: float) -> Iterator[FileLock]:
-    """Hold the lock on ``path`` for the duration of a ``with`` block."""
-    lock = FileLock(path)
-    lock.acquire(timeout)
-    try:
-        yield lock
-    finally:
-        lock.release()
 
 
 def read_text(path: Path) -> str:

@@ -217,7 +217,8 @@ def is_postmaster_of(pid: int, pgdata: Path) -> bool:
     try:
         cwd = os.readlink(f"/proc/{pid}/cwd")
     except FileNotFoundError:
-        return False
+        # No /proc at all (not Linux): trust the pid. Else the process just exited.
+        return not Path("/proc/self").exists()
     except OSError:
         return True
     return os.path.realpath(cwd) == os.path.realpath(pgdata)

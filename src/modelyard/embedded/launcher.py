@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from urllib.parse import quote
 import psycopg
 
 from modelyard.embedded._cluster import HOST, SUPERUSER, Cluster, SettingValue, render_settings
-from modelyard.embedded._lock import FileLock, locked, read_text
+from modelyard.embedded._lock import FileLock, read_text
 from modelyard.embedded._paths import Layout, default_data_dir, wheel_bin_dir
 from modelyard.embedded._process import choose_runner, is_postmaster_of, read_pid_file
 from modelyard.embedded.errors import EmbeddedPostgresError, NotAnswering
@@ -262,11 +262,22 @@ class EmbeddedPostgres:
             self._cluster = Cluster(self.layout, self.bin_dir, runner, self._settings, self.timeout)
         return self._cluster
 
-    def _locked(self) -> AbstractContextManager[FileLock]:
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
         """Hold pg.lock; waits long enough for another process's start to finish."""
         root = self.layout.root
-        if not root.is_dir():
-            root.mkdir(parents=True)
-            # Private, except that a dedicated server user must be able to reach pg/ inside.
-            root.chmod(0o711 if self._run_as and os.geteuid() == 0 else 0o700)
-        return locked(self.layout.lock_file, 2 * self.timeout)
+        lock = FileLock(self.layout.lock_file)
+        try:
+            if not root.is_dir():
+                root.mkdir(parents=True)
+                # Private, except that a dedicated server user must be able to reach pg/ inside.
+                root.chmod(0o711 if self._run_as and os.geteuid() == 0 else 0o700)
+            lock.acquire(2 * self.timeout)
+        except OSError as error:  # not writable, not a directory, read-only file system...
+            raise EmbeddedPostgresError(
+                f"cannot use data directory {root}: {error.strerror or error} ({error.filename})"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()

@@ -59,7 +59,7 @@ class Runner:
             return f"as user {self.user.pw_name!r}"
         return "in a user namespace" if self.prefix else "directly"
 
-    def run(self, argv: Sequence[str], *, timeout: float, stdin: str | None = None) -> Result:
+    def run(self, argv: Sequence[str], *, timeout: float) -> Result:
         """Run ``argv`` to completion and return its exit status and output.
 
         Output goes to a temporary file rather than a pipe: a server started by ``pg_ctl``
@@ -69,7 +69,7 @@ class Runner:
         log.debug("running %s", subprocess.list2cmdline(command))
         with tempfile.TemporaryFile("w+") as out:
             try:
-                completed = self._run(command, out, stdin, timeout)
+                completed = self._run(command, out, timeout)
             except subprocess.TimeoutExpired:
                 raise EmbeddedPostgresError(
                     f"{Path(argv[0]).name} did not finish within {timeout:g}s"
@@ -80,11 +80,11 @@ class Runner:
         return Result(completed.returncode, output)
 
     def _run(
-        self, command: list[str], out: IO[str], stdin: str | None, timeout: float
+        self, command: list[str], out: IO[str], timeout: float
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             command,
-            input=stdin,
+            stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,

@@ -19,7 +19,7 @@ REGISTRY_TABLES = (
 
 
 async def insert_run(store: Store) -> str:
-    """A run (and its experiment) written with plain SQL; returns the run id in MLflow's hex form."""
+    """A run (and its experiment) written with plain SQL; returns its id in MLflow's hex form."""
     run_id = uuid.uuid4()
     async with store.pool.connection() as conn:
         cur = await conn.execute(
@@ -56,9 +56,7 @@ async def last_version(store: Store, name: str) -> int:
 
 async def count(store: Store, table: str) -> int:
     async with store.pool.connection() as conn:
-        cur = await conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-        )
+        cur = await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
         row = await cur.fetchone()
         assert row is not None
         return int(str(row[0]))

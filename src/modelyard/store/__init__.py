@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
+from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.pagination import Page
+from modelyard.store.run_data import LatestMetric, Run
+from modelyard.store.runs import Runs
+
+__all__ = ["Experiment", "LatestMetric", "Page", "Run", "Store"]
 
 
 class Store:
@@ -16,6 +22,8 @@ class Store:
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self.experiments = Experiments(pool)
+        self.runs = Runs(pool)
 
     @classmethod
     async def open(

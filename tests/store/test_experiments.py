@@ -165,8 +165,9 @@ async def test_rename_errors_change_nothing(store: Store) -> None:
 
 async def test_update_description_set_and_clear(store: Store) -> None:
     created = await store.experiments.create("desc")
-    assert (await store.experiments.update(created.experiment_id, description="x")).description == "x"
-    assert (await store.experiments.update(created.experiment_id, description=None)).description is None
+    eid = created.experiment_id
+    assert (await store.experiments.update(eid, description="x")).description == "x"
+    assert (await store.experiments.update(eid, description=None)).description is None
 
 
 async def test_update_errors(store: Store) -> None:
@@ -224,8 +225,8 @@ async def test_delete_and_restore_cascade_to_runs(store: Store) -> None:
     deleted = await store.experiments.get(eid)
     assert deleted.lifecycle_stage == "deleted"
     assert (await store.runs.get(kept.run_id)).lifecycle_stage == "deleted"
-    deleted_at = await _rows(store, "SELECT deleted_at FROM experiment WHERE experiment_id = %s", eid)
-    assert deleted_at[0][0] is not None
+    deleted_at = "SELECT deleted_at FROM experiment WHERE experiment_id = %s"
+    assert (await _rows(store, deleted_at, eid))[0][0] is not None
 
     await store.experiments.restore(eid)
     restored = await store.experiments.get(eid)
@@ -233,9 +234,7 @@ async def test_delete_and_restore_cascade_to_runs(store: Store) -> None:
     assert (await store.runs.get(kept.run_id)).lifecycle_stage == "active"
     # A run deleted before the experiment was is not brought back with it.
     assert (await store.runs.get(earlier.run_id)).lifecycle_stage == "deleted"
-    assert await _rows(store, "SELECT deleted_at FROM experiment WHERE experiment_id = %s", eid) == [
-        (None,)
-    ]
+    assert await _rows(store, deleted_at, eid) == [(None,)]
 
 
 async def test_delete_and_restore_errors(store: Store) -> None:
@@ -294,7 +293,10 @@ async def test_list_is_stable_when_rows_change_between_pages(store: Store) -> No
     assert late.experiment_id == second.items[-1].experiment_id
 
 
-@pytest.mark.parametrize("token", ["garbage", encode_cursor("runs", [1, "x"]), encode_cursor("experiments", ["1"])])
+@pytest.mark.parametrize(
+    "token",
+    ["garbage", encode_cursor("runs", [1, "x"]), encode_cursor("experiments", ["1"])],
+)
 async def test_list_bad_token_is_invalid_input(store: Store, token: str) -> None:
     with pytest.raises(InvalidInput):
         await store.experiments.list(page_token=token)

@@ -95,4 +95,3 @@ def split_page(rows: Sequence[R], limit: int) -> tuple[list[R], R | None]:
 
 def _bad_token() -> InvalidInput:
     return InvalidInput("page_token is not a valid page token for this listing", field="page_token")
-

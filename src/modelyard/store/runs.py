@@ -296,4 +296,3 @@ def _artifact_uri(experiment_location: str | None, run_id: uuid.UUID) -> str | N
     if experiment_location is None:
         return None
     return f"{experiment_location.rstrip('/')}/{run_id.hex}/artifacts"
-

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 async def _rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     async with store.pool.connection() as conn:
-        cur = await conn.execute(sql, params)  # type: ignore[arg-type]
+        cur = await conn.execute(sql, params)
         return await cur.fetchall()
 
 

@@ -8,9 +8,11 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 import pytest
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound
+from modelyard.sql import query
 from modelyard.store import Run, Store
 from modelyard.store.pagination import encode_cursor
 from modelyard.store.run_data import load_runs
@@ -376,3 +378,56 @@ async def test_load_runs_keeps_order_skips_unknown_in_one_statement(store: Store
     assert [r.run_id for r in loaded] == [r.run_id for r in reversed(runs)]
     assert all(r.params == {"p": r.run_id[:4], "q": "x"} for r in loaded)
     assert loaded == [await store.runs.get(r.run_id) for r in reversed(runs)]
+
+
+async def _blocked_then_released(
+    store: Store, hold_sql: list[tuple[str, dict[str, Any]]], op: Any
+) -> Any:
+    """Run ``op`` while another transaction holds ``hold_sql`` uncommitted; commit; return result.
+
+    Checks that ``op`` waited for the other transaction instead of acting on a stale snapshot.
+    """
+    outcome: list[Any] = []
+
+    async def run_op() -> None:
+        try:
+            outcome.append(await op())
+        except Exception as exc:
+            outcome.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        async with store.pool.connection() as conn:
+            for sql, params in hold_sql:
+                await conn.execute(sql, params)
+            tg.start_soon(run_op)
+            await anyio.sleep(0.3)
+            assert outcome == [], "the operation did not wait for the concurrent delete"
+        # leaving the connection block commits the holding transaction
+    return outcome[0]
+
+
+async def test_run_create_waits_for_concurrent_experiment_delete(store: Store) -> None:
+    eid = await _experiment(store)
+    params = {"experiment_id": eid, "workspace_id": 1}
+    result = await _blocked_then_released(
+        store,
+        [(query("experiments.lock"), params), (query("experiments.delete"), params)],
+        lambda: store.runs.create(eid),
+    )
+    assert isinstance(result, InvalidState)
+    assert await _count_runs(store) == 0
+
+
+async def test_param_write_waits_for_concurrent_run_delete(store: Store) -> None:
+    run = await store.runs.create(await _experiment(store))
+    rid = uuid.UUID(run.run_id)
+    result = await _blocked_then_released(
+        store,
+        [
+            (query("runs.lock_for_update"), {"run_id": rid}),
+            (query("runs.set_lifecycle"), {"run_id": rid, "lifecycle_stage": "deleted"}),
+        ],
+        lambda: store.runs.log_params(run.run_id, {"a": "1"}),
+    )
+    assert isinstance(result, InvalidState)
+    assert await _rows(store, "SELECT * FROM run_param") == []

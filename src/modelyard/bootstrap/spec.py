@@ -183,13 +183,11 @@ class Spec:
         return tuple(role for role in self.roles if role.access is not Access.OWNER)
 
 
-DEFAULT_SPEC = Spec()
-
 # The spec parts an override mapping may replace fields of.
 _Part = TypeVar("_Part", DatabaseSpec, SchemaSpec, RoleSpec)
 
 
-def spec_from_mapping(overrides: Mapping[str, Any], base: Spec = DEFAULT_SPEC) -> Spec:
+def spec_from_mapping(overrides: Mapping[str, Any], base: Spec | None = None) -> Spec:
     """Return `base` with `overrides` applied.
 
     The mapping has the shape of Pulumi structured config, and keys may be camelCase or
@@ -202,6 +200,7 @@ def spec_from_mapping(overrides: Mapping[str, Any], base: Spec = DEFAULT_SPEC) -
 
     Unknown keys are errors, so a typo in stack config fails the preview instead of being ignored.
     """
+    base = base or DEFAULT_SPEC
     top = _normalise(overrides, "spec", {"database", "schema", "roles", "extensions"})
     database = _replace(base.database, top.get("database", {}), "database")
     schema = _replace(base.schema, top.get("schema", {}), "schema")
@@ -283,3 +282,6 @@ def _check_unique(what: str, values: list[str]) -> None:
     duplicates = sorted({v for v in values if values.count(v) > 1})
     if duplicates:
         raise SpecError(f"duplicate {what}: {', '.join(duplicates)}")
+
+
+DEFAULT_SPEC = Spec()

@@ -10,7 +10,7 @@ import pulumi_random as random
 
 from modelyard.bootstrap.spec import RoleSpec
 from modelyard_infra.grants import grant_role
-from modelyard_infra.server import Server, provision_server
+from modelyard_infra.server import Server, check_secrets, provision_server
 from modelyard_infra.settings import Secrets, Settings
 
 __all__ = ["ModelyardDatabase", "connection_uri"]
@@ -41,15 +41,14 @@ class ModelyardDatabase(pulumi.ComponentResource):
         secrets: Secrets | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("modelyard:infra:Database", name, None, opts)
         secrets = secrets or Secrets()
+        check_secrets(settings, secrets)
+        super().__init__("modelyard:infra:Database", name, None, opts)
         spec = settings.spec
         server = provision_server(name, settings.server, secrets, parent=self)
         on_server = pulumi.ResourceOptions(parent=self, provider=server.provider)
 
-        self.passwords = {
-            role.key: self._password(name, role, secrets) for role in spec.roles
-        }
+        self.passwords = {role.key: self._password(name, role, secrets) for role in spec.roles}
         roles = {
             role.key: postgresql.Role(
                 f"{name}-role-{role.key}",
@@ -119,9 +118,7 @@ class ModelyardDatabase(pulumi.ComponentResource):
         self.schema = schema.name
         self.uris = {
             role.key: pulumi.Output.secret(
-                pulumi.Output.all(
-                    server.host, server.port, self.passwords[role.key]
-                ).apply(
+                pulumi.Output.all(server.host, server.port, self.passwords[role.key]).apply(
                     lambda args, role=role: connection_uri(
                         role.name, args[2], args[0], args[1], spec.database.name, server.sslmode
                     )

@@ -9,9 +9,11 @@ import pulumi_postgresql as postgresql
 import pulumi_random as random
 
 from modelyard_infra import rds
-from modelyard_infra.settings import ExistingServer, RdsServer, Secrets
+from modelyard_infra.settings import ExistingServer, RdsServer, Secrets, Settings
 
-__all__ = ["Server", "provision_server"]
+__all__ = ["Server", "check_secrets", "provision_server"]
+
+_MISSING_PASSWORD = "server.kind 'existing' needs the secret config key serverPassword"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,12 @@ class Server:
     superuser: bool
 
 
+def check_secrets(settings: Settings, secrets: Secrets) -> None:
+    """Fail before anything is registered when a secret the server needs is missing."""
+    if isinstance(settings.server, ExistingServer) and secrets.server_password is None:
+        raise ValueError(_MISSING_PASSWORD)
+
+
 def provision_server(
     name: str,
     server: ExistingServer | RdsServer,
@@ -36,20 +44,20 @@ def provision_server(
     """Return a provider bound to the chosen server, creating the server first if asked to."""
     if isinstance(server, RdsServer):
         return _rds_server(name, server, secrets, parent)
-    return _existing_server(name, server, secrets, parent)
+    if secrets.server_password is None:
+        raise ValueError(_MISSING_PASSWORD)
+    return _existing_server(name, server, secrets.server_password, parent)
 
 
 def _existing_server(
-    name: str, server: ExistingServer, secrets: Secrets, parent: pulumi.Resource
+    name: str, server: ExistingServer, password: pulumi.Input[str], parent: pulumi.Resource
 ) -> Server:
-    if secrets.server_password is None:
-        raise ValueError("server.kind 'existing' needs the secret config key serverPassword")
     provider = postgresql.Provider(
         f"{name}-postgresql",
         host=server.host,
         port=server.port,
         username=server.username,
-        password=pulumi.Output.secret(secrets.server_password),
+        password=pulumi.Output.secret(password),
         sslmode=server.sslmode,
         database=server.database,
         superuser=server.superuser,

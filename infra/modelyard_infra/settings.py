@@ -117,7 +117,11 @@ def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
     optional = values.get("optionalExtensions")
     if optional is None:
         # On RDS we control shared_preload_libraries, so every optional extension is available.
-        optional = [e.name for e in spec.extensions] if isinstance(server, RdsServer) else []
+        optional = (
+            [e.name for e in spec.extensions if not e.required]
+            if isinstance(server, RdsServer)
+            else []
+        )
     unknown = set(optional) - {e.name for e in spec.extensions if not e.required}
     if unknown:
         raise SpecError(f"optionalExtensions names no optional extension: {sorted(unknown)}")

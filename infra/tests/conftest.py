@@ -30,6 +30,12 @@ def pulumi_event_loop() -> Iterator[None]:
     try:
         yield
     finally:
+        # A program that raised leaves registrations pending; cancel them rather than let the
+        # closed loop report "Task was destroyed but it is pending".
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         executor.submit(_close_thread_loop).result()
         executor.shutdown(wait=True)
         asyncio.set_event_loop(None)

@@ -38,6 +38,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = f"generated{args.name.replace('-', '')}"
+        if args.typ.startswith("aws:"):
+            # AWS auto-names what config leaves unnamed; the mock names it after the resource.
+            outputs.setdefault("name", args.name)
         if args.typ == "aws:rds/instance:Instance":
             outputs.update(address=RDS_ADDRESS, port=5432, endpoint=f"{RDS_ADDRESS}:5432")
         return f"{args.name}-id", outputs

@@ -1,7 +1,8 @@
-"""`ModelyardDatabase`: the server, database, schema, roles, extensions and grants as one resource."""
+"""`ModelyardDatabase`: server, database, schema, roles, extensions and grants as one resource."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import pulumi
@@ -117,13 +118,7 @@ class ModelyardDatabase(pulumi.ComponentResource):
         self.database = database.name
         self.schema = schema.name
         self.uris = {
-            role.key: pulumi.Output.secret(
-                pulumi.Output.all(server.host, server.port, self.passwords[role.key]).apply(
-                    lambda args, role=role: connection_uri(
-                        role.name, args[2], args[0], args[1], spec.database.name, server.sslmode
-                    )
-                )
-            )
+            role.key: self._uri(role, server, spec.database.name)
             for role in spec.roles
             if role.login
         }
@@ -136,6 +131,14 @@ class ModelyardDatabase(pulumi.ComponentResource):
                 "uris": self.uris,
             }
         )
+
+    def _uri(self, role: RoleSpec, server: Server, database: str) -> pulumi.Output[str]:
+        def build(args: list[Any]) -> str:
+            host, port, password = args
+            return connection_uri(role.name, password, host, port, database, server.sslmode)
+
+        parts = pulumi.Output.all(server.host, server.port, self.passwords[role.key])
+        return pulumi.Output.secret(parts.apply(build))
 
     def _password(self, name: str, role: RoleSpec, secrets: Secrets) -> pulumi.Output[str]:
         given = secrets.role_passwords.get(role.key)

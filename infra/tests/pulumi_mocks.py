@@ -68,7 +68,7 @@ class Deployment:
 def deploy(
     config: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None
 ) -> Deployment:
-    """Run the program as `__main__` does, with `config` and `secrets` as `modelyard:` stack config."""
+    """Run the program as `__main__` does, with `config` and `secrets` as stack config."""
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="modelyard-infra", stack="test", preview=False)
     values = {f"modelyard:{k}": json.dumps(v) for k, v in (config or {}).items()}
@@ -95,4 +95,5 @@ def deploy(
 
 
 def _run(program: Callable[[], Awaitable[None]]) -> None:
-    pulumi.runtime.test(program)()
+    # pulumi.runtime.test drives the program and waits for every registration, like the engine.
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]

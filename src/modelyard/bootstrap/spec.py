@@ -205,6 +205,8 @@ def spec_from_mapping(overrides: Mapping[str, Any], base: Spec | None = None) ->
     database = _replace(base.database, top.get("database", {}), "database")
     schema = _replace(base.schema, top.get("schema", {}), "schema")
     roles = _override_roles(base, database, top.get("roles", {}))
+    owner = next(role for role in roles if role.access is Access.OWNER)
+    database = dataclasses.replace(database, owner=owner.name)
     extensions = _override_extensions(base.extensions, top.get("extensions", {}))
     return Spec(database=database, schema=schema, roles=roles, extensions=extensions)
 

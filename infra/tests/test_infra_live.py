@@ -65,11 +65,11 @@ def server() -> Iterator[int]:
             capture_output=True,
         )
         port = _free_port()
+        log = Path(tmp) / "server.log"
         options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
         # The postmaster inherits pg_ctl's stdout; a pipe there would never reach EOF.
         subprocess.run(
-            [*UNSHARE, PG_BIN / "pg_ctl", "-D", data, "-l", Path(tmp) / "server.log"]
-            + ["-o", options, "-w", "start"],
+            [*UNSHARE, PG_BIN / "pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "start"],
             check=True,
             stdout=subprocess.DEVNULL,
         )

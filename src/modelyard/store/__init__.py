@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
+from modelyard.store.metrics import Metrics
 
 
 class Store:
@@ -16,6 +17,7 @@ class Store:
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self.metrics = Metrics(pool)
 
     @classmethod
     async def open(

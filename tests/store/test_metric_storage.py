@@ -61,7 +61,9 @@ async def test_a_large_batch_is_cut_into_full_chunks(store: Store) -> None:
     chunks = await chunks_of(store, run)
     assert [len(c["steps"]) for c in chunks] == [4096, 4096, 1808]
     assert [(c["min_step"], c["max_step"]) for c in chunks] == [
-        (0, 4095), (4096, 8191), (8192, 9999),
+        (0, 4095),
+        (4096, 8191),
+        (8192, 9999),
     ]
     check_chunk_invariants(chunks, await series_of(store, run))
 

@@ -324,3 +324,26 @@ async def test_the_batch_limit_itself_is_accepted(store: Store) -> None:
     assert await store.metrics.log(run, batch) == count
     series, _, points = await stored_counts(store, run)
     assert (series, points) == (3, count)
+
+
+async def test_int64_bounds_negative_steps_and_unicode_keys_round_trip(store: Store) -> None:
+    run = await create_run(store)
+    low, high = -(2**63), 2**63 - 1
+    points = [
+        ("grün/loss", 1.0, high, high),
+        ("grün/loss", 2.0, low, low),
+        ("grün/loss", 3.0, -1, 0),
+        ("ascii", 4.0, 0, -5),
+    ]
+    assert await store.metrics.log(run, points) == 4
+    history = await store.metrics.history(run, "grün/loss")
+    assert history.steps == [low, -1, high]
+    assert history.timestamps == [low, 0, high]
+    assert history.values == [2.0, 3.0, 1.0]
+    assert (await store.metrics.history(run, "grün/loss", min_step=low, max_step=-1)).steps == [
+        low,
+        -1,
+    ]
+    latest = await store.metrics.latest(run)
+    assert latest["grün/loss"] == MetricPoint("grün/loss", 1.0, high, high)
+    assert latest["ascii"] == MetricPoint("ascii", 4.0, 0, -5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
 from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.metrics import Metrics
 from modelyard.store.pagination import Page
 from modelyard.store.registry import Registry
 from modelyard.store.run_data import LatestMetric, Run
@@ -26,6 +27,7 @@ class Store:
         self.experiments = Experiments(pool)
         self.runs = Runs(pool)
         self.registry = Registry(pool)
+        self.metrics = Metrics(pool)
 
     @classmethod
     async def open(

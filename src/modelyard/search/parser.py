@@ -99,6 +99,9 @@ class _Parser:
             self.index += 1
         return token
 
+    def at(self, kind: Kind) -> bool:
+        return self.tokens[self.index].kind is kind
+
     def at_keyword(self, *words: str) -> bool:
         token = self.current
         return token.kind is Kind.WORD and token.value.upper() in words
@@ -119,9 +122,9 @@ class _Parser:
 
     def parse_filter(self) -> Node:
         node = self.or_expr()
-        if self.current.kind is Kind.RPAREN:
+        if self.at(Kind.RPAREN):
             raise self.error("unbalanced parenthesis")
-        if self.current.kind is not Kind.END:
+        if not self.at(Kind.END):
             raise self.error("expected AND, OR or the end of the filter")
         return node
 
@@ -143,10 +146,10 @@ class _Parser:
         if self.at_keyword("NOT"):
             self.advance()
             return Not(self.not_expr())
-        if self.current.kind is Kind.LPAREN:
+        if self.at(Kind.LPAREN):
             opening = self.advance()
             node = self.or_expr()
-            if self.current.kind is not Kind.RPAREN:
+            if not self.at(Kind.RPAREN):
                 raise self.error(f"expected ')' to close the '(' opened at {opening.position}")
             self.advance()
             return node
@@ -201,7 +204,7 @@ class _Parser:
                 node = Comparison(entity, key, op, value, start, value_position)
             elif negated:
                 raise self.error("expected IN, LIKE or ILIKE after NOT")
-            elif self.current.kind is Kind.OP:
+            elif self.at(Kind.OP):
                 symbol = self.advance().value
                 value, value_position = self.literal(after=symbol)
                 node = Comparison(entity, key, _OPERATORS[symbol], value, start, value_position)
@@ -224,14 +227,14 @@ class _Parser:
         raise self.error(f"expected a value after '{after}'")
 
     def literal_list(self) -> tuple[tuple[Literal, ...], int]:
-        if self.current.kind is not Kind.LPAREN:
+        if not self.at(Kind.LPAREN):
             raise self.error("expected '(' after IN")
         opening = self.advance()
         values = [self.literal(after="(")[0]]
-        while self.current.kind is Kind.COMMA:
+        while self.at(Kind.COMMA):
             self.advance()
             values.append(self.literal(after=",")[0])
-        if self.current.kind is not Kind.RPAREN:
+        if not self.at(Kind.RPAREN):
             raise self.error(f"expected ',' or ')' in the IN list opened at {opening.position}")
         self.advance()
         return tuple(values), opening.position
@@ -239,7 +242,7 @@ class _Parser:
     # -- order by -------------------------------------------------------------------------
 
     def parse_order_term(self) -> OrderTerm:
-        if self.current.kind is Kind.END:
+        if self.at(Kind.END):
             raise self.error(f"expected {_KEY_HINT} in an order-by item")
         entity, key, field = self.field()
         if entity is Entity.ATTRIBUTE and key not in self.target.orderable:
@@ -251,6 +254,6 @@ class _Parser:
         ascending = True
         if self.at_keyword("ASC", "DESC"):
             ascending = self.advance().value.upper() == "ASC"
-        if self.current.kind is not Kind.END:
+        if not self.at(Kind.END):
             raise self.error("expected ASC, DESC or the end of the order-by item")
         return OrderTerm(entity, key, ascending, position=field.position)

@@ -1,4 +1,4 @@
-"""Run search against a real PostgreSQL: operators, boolean structure, ordering, pages, injection."""
+"""Run search on a real PostgreSQL: operators, boolean logic, ordering, pages, injection."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from modelyard.search._fragment import Fragment
+from modelyard.search.ast import Number
 from modelyard.search.compiler import (
     compile_model_version_filter,
     compile_run_filter,
@@ -105,14 +106,8 @@ def test_attributes_convert_values() -> None:
 
 
 def test_time_out_of_range_is_clamped() -> None:
-    assert ms_to_datetime(parse_number("1e300")).year == 9999
-    assert ms_to_datetime(parse_number("-1e300")).year == 1
-
-
-def parse_number(text: str) -> object:
-    from modelyard.search.ast import Number
-
-    return Number(text)
+    assert ms_to_datetime(Number("1e300")).year == 9999
+    assert ms_to_datetime(Number("-1e300")).year == 1
 
 
 def test_empty_filter_is_true() -> None:

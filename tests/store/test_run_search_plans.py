@@ -55,7 +55,7 @@ def big(database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int]]:
         experiment_id = int(row[0])
         params = {"e": experiment_id, "n": RUNS, "small": experiment_id + 1}
         for statement in LOAD:
-            conn.execute(statement, params)  # type: ignore[arg-type]
+            conn.execute(statement, params)
         conn.execute("ANALYZE")
         yield conn, experiment_id
 

@@ -73,7 +73,7 @@ class ModelVersionSearch(Repository):
             offset = tokens.get_int(tokens.decode(page_token, search), "o")
         query = search_query(workspace_id, filter, order_by, max_results + 1, offset)
         async with self.transaction() as conn:
-            cur = await conn.execute(query.sql, query.params)
+            cur = await conn.execute(query.sql, query.params, prepare=False)
             rows = await cur.fetchall()
         found = [(str(name), int(str(version))) for name, version in rows[:max_results]]
         if len(rows) <= max_results:

@@ -3,6 +3,11 @@
 The filter language lives in :mod:`modelyard.search`; this repository checks the inputs, runs the
 SQL that :mod:`modelyard.search.run_query` builds, and issues page tokens: keyset tokens for the
 default newest-first order, (segment, offset) tokens for any other order.
+
+Search statements are never prepared (``prepare=False``): each is planned with its actual values,
+so a LIKE prefix becomes an index range and the planner sees how selective a key/value pair is. A
+generic plan of a prepared statement would know neither, and planning costs a fraction of a
+millisecond.
 """
 
 from __future__ import annotations
@@ -136,7 +141,7 @@ async def _keyset_page(
         except ValueError:
             raise tokens.invalid_token() from None
     query = keyset_query(experiments, lifecycle, node, after, limit + 1)
-    cur = await conn.execute(query.sql, query.params)
+    cur = await conn.execute(query.sql, query.params, prepare=False)
     rows = await cur.fetchall()
     ids = [_as_uuid(row[0]) for row in rows[:limit]]
     if len(rows) <= limit:
@@ -172,7 +177,7 @@ async def _segment_page(
         wanted = limit - len(ids)
         # One extra row says whether this segment goes on; with a full page it is just a probe.
         query = paged(segments[segment], wanted + 1, offset)
-        cur = await conn.execute(query.sql, query.params)
+        cur = await conn.execute(query.sql, query.params, prepare=False)
         found = [_as_uuid(row[0]) for row in await cur.fetchall()]
         ids.extend(found[:wanted])
         if len(found) > wanted:

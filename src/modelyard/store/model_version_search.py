@@ -18,7 +18,10 @@ from modelyard.search.ast import OrderTerm
 from modelyard.search.compiler import ModelVersionFilterCompiler, compile_model_version_filter
 from modelyard.search.fields import MODEL_VERSIONS
 from modelyard.search.parser import parse_filter, parse_order_by
+from modelyard.sql import query as query_named
 from modelyard.store._base import Repository
+from modelyard.store.pagination import Page
+from modelyard.store.registry_records import ModelVersion, version_from_row
 
 MAX_RESULTS = 10_000
 TIE_BREAK: LiteralString = "rm.name ASC, v.version DESC"
@@ -79,3 +82,34 @@ class ModelVersionSearch(Repository):
         if len(rows) <= max_results:
             return found, None
         return found, tokens.encode(search, o=offset + max_results)
+
+    async def search_versions(
+        self,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        *,
+        workspace_id: int = 1,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        """As :meth:`search`, with the full version records (one more query, not one per row)."""
+        keys, token = await self.search(
+            filter,
+            order_by,
+            workspace_id=workspace_id,
+            max_results=max_results,
+            page_token=page_token,
+        )
+        if not keys:
+            return Page(items=[], next_page_token=token)
+        async with self.transaction() as conn:
+            cur = await conn.execute(
+                query_named("registry.versions_by_keys"),
+                {
+                    "ws": workspace_id,
+                    "names": [name for name, _ in keys],
+                    "versions": [version for _, version in keys],
+                },
+            )
+            rows = await cur.fetchall()
+        return Page(items=[version_from_row(row) for row in rows], next_page_token=token)

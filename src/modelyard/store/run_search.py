@@ -31,6 +31,8 @@ from modelyard.search.run_query import (
     segment_queries,
 )
 from modelyard.store._base import Conn, Repository
+from modelyard.store.pagination import Page
+from modelyard.store.run_data import Run, load_runs
 
 MAX_RESULTS = 50_000  # MLflow's limit for search_runs
 
@@ -91,6 +93,31 @@ class RunSearch(Repository):
                 page_token=page_token,
             )
         return [run_id.hex for run_id in ids], token
+
+    async def search_runs(
+        self,
+        experiment_ids: Sequence[int | str],
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        *,
+        lifecycle: str = "active",
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        """As :meth:`search`, with the runs loaded (params, tags, latest metrics) in the same
+        transaction, in two statements whatever the page size."""
+        async with self.transaction() as conn:
+            ids, token = await self.search_in(
+                conn,
+                experiment_ids,
+                filter,
+                order_by,
+                lifecycle=lifecycle,
+                max_results=max_results,
+                page_token=page_token,
+            )
+            runs = await load_runs(conn, ids)
+        return Page(items=runs, next_page_token=token)
 
     async def search_in(
         self,

@@ -14,7 +14,9 @@ import click
 from modelyard import logs
 from modelyard.cli._common import run_command
 from modelyard.cli.database import db
+from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
+from modelyard.cli.tracking import experiments, runs
 from modelyard.db.conninfo import DEFAULT_SCHEMA
 from modelyard.settings import Settings, default_data_dir
 
@@ -61,8 +63,8 @@ def cli(
     )
 
 
-cli.add_command(db)
-cli.add_command(server)
+for command in (db, server, experiments, runs, models, versions):
+    cli.add_command(command)
 
 
 def main() -> None:

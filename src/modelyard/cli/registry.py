@@ -1,0 +1,216 @@
+"""``modelyard models`` and ``modelyard versions``: the model registry from a terminal."""
+
+from __future__ import annotations
+
+import click
+
+from modelyard.cli._output import json_option, show, show_one
+from modelyard.cli.tracking import _client, _pairs, url_option
+
+MODEL_COLUMNS = [
+    ("name", "NAME"),
+    ("description", "DESCRIPTION"),
+    ("aliases", "ALIASES"),
+    ("last_updated_timestamp", "UPDATED"),
+]
+VERSION_COLUMNS = [
+    ("version", "VERSION"),
+    ("stage", "STAGE"),
+    ("aliases", "ALIASES"),
+    ("run_id", "RUN"),
+    ("source", "SOURCE"),
+]
+
+
+@click.group()
+def models() -> None:
+    """Registered models and their aliases."""
+
+
+@models.command("list")
+@click.option("--name-like", default=None, help="SQL LIKE pattern on the name.")
+@click.option("--limit", type=click.IntRange(1), default=None)
+@url_option
+@json_option
+@click.pass_context
+def models_list(
+    ctx: click.Context, name_like: str | None, limit: int | None, url: str, as_json: bool
+) -> None:
+    """List registered models."""
+    items = _client(ctx, url).list_models(name_like=name_like, limit=limit)
+    show(items, MODEL_COLUMNS, as_json=as_json, times=["last_updated_timestamp"])
+
+
+@models.command("show")
+@click.argument("name")
+@url_option
+@json_option
+@click.pass_context
+def models_show(ctx: click.Context, name: str, url: str, as_json: bool) -> None:
+    """Show a registered model."""
+    show_one(_client(ctx, url).get_model(name), as_json=as_json)
+
+
+@models.command("create")
+@click.argument("name")
+@click.option("--description", default=None)
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
+@url_option
+@json_option
+@click.pass_context
+def models_create(
+    ctx: click.Context,
+    name: str,
+    description: str | None,
+    tags: tuple[str, ...],
+    url: str,
+    as_json: bool,
+) -> None:
+    """Create a registered model."""
+    created = _client(ctx, url).create_model(name, description=description, tags=_pairs(tags))
+    show_one(created, as_json=as_json)
+
+
+@models.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@url_option
+@click.pass_context
+def models_delete(ctx: click.Context, name: str, yes: bool, url: str) -> None:
+    """Delete a registered model with all its versions (permanent)."""
+    if not yes:
+        click.confirm(f"delete model {name!r} and all its versions?", abort=True)
+    _client(ctx, url).delete_model(name)
+    click.echo(f"deleted model {name}")
+
+
+@models.group("alias")
+def alias() -> None:
+    """Set, show and delete aliases (e.g. champion -> version 3)."""
+
+
+@alias.command("set")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.argument("version", type=click.IntRange(1))
+@url_option
+@click.pass_context
+def alias_set(ctx: click.Context, name: str, alias_name: str, version: int, url: str) -> None:
+    """Point ALIAS of model NAME at VERSION (moves it atomically if set)."""
+    _client(ctx, url).set_alias(name, alias_name, version)
+    click.echo(f"{name}@{alias_name} -> version {version}")
+
+
+@alias.command("show")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@url_option
+@json_option
+@click.pass_context
+def alias_show(ctx: click.Context, name: str, alias_name: str, url: str, as_json: bool) -> None:
+    """Show the version ALIAS points at."""
+    show_one(_client(ctx, url).get_version_by_alias(name, alias_name), as_json=as_json)
+
+
+@alias.command("delete")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@url_option
+@click.pass_context
+def alias_delete(ctx: click.Context, name: str, alias_name: str, url: str) -> None:
+    """Remove ALIAS from model NAME."""
+    _client(ctx, url).delete_alias(name, alias_name)
+    click.echo(f"deleted alias {name}@{alias_name}")
+
+
+@click.group()
+def versions() -> None:
+    """Model versions: register, list, show, stage."""
+
+
+@versions.command("list")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1), default=None)
+@url_option
+@json_option
+@click.pass_context
+def versions_list(
+    ctx: click.Context, name: str, limit: int | None, url: str, as_json: bool
+) -> None:
+    """List the versions of model NAME."""
+    show(_client(ctx, url).list_versions(name, limit=limit), VERSION_COLUMNS, as_json=as_json)
+
+
+@versions.command("show")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(1))
+@url_option
+@json_option
+@click.pass_context
+def versions_show(ctx: click.Context, name: str, version: int, url: str, as_json: bool) -> None:
+    """Show one version."""
+    show_one(_client(ctx, url).get_version(name, version), as_json=as_json)
+
+
+@versions.command("create")
+@click.argument("name")
+@click.option("--source", required=True, help="Where the model's files are (URI).")
+@click.option("--run-id", default=None, help="The run that produced it.")
+@click.option("--description", default=None)
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
+@url_option
+@json_option
+@click.pass_context
+def versions_create(
+    ctx: click.Context,
+    name: str,
+    source: str,
+    run_id: str | None,
+    description: str | None,
+    tags: tuple[str, ...],
+    url: str,
+    as_json: bool,
+) -> None:
+    """Register a new version of model NAME (the model is created if missing)."""
+    created = _client(ctx, url).register_version(
+        name, source, run_id=run_id, description=description, tags=_pairs(tags)
+    )
+    show_one(created, as_json=as_json)
+
+
+@versions.command("stage")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(1))
+@click.argument("stage", type=click.Choice(["None", "Staging", "Production", "Archived"]))
+@click.option("--archive-existing", is_flag=True, help="Archive other versions in STAGE.")
+@url_option
+@json_option
+@click.pass_context
+def versions_stage(
+    ctx: click.Context,
+    name: str,
+    version: int,
+    stage: str,
+    archive_existing: bool,
+    url: str,
+    as_json: bool,
+) -> None:
+    """Move a version to a legacy stage."""
+    moved = _client(ctx, url).transition_stage(
+        name, version, stage, archive_existing=archive_existing
+    )
+    show_one(moved, as_json=as_json)
+
+
+@versions.command("search")
+@click.argument("filter", required=False)
+@click.option("--max-results", type=click.IntRange(1, 1000), default=100)
+@url_option
+@json_option
+@click.pass_context
+def versions_search(
+    ctx: click.Context, filter: str | None, max_results: int, url: str, as_json: bool
+) -> None:
+    """Find model versions, e.g. "name = 'mnist' and tags.validated = 'yes'"."""
+    found = _client(ctx, url).search_versions(filter, max_results=max_results)
+    show(found, [("name", "MODEL"), *VERSION_COLUMNS], as_json=as_json)

@@ -1,0 +1,87 @@
+"""The HTTP layer of the client: one keep-alive connection pool, JSON, and typed errors.
+
+Error responses carry the server's JSON error shape; they come back here as the same exception
+classes the server raised (:func:`modelyard.errors.error_from_dict`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+import msgspec
+
+from modelyard.errors import DatabaseUnavailable, ModelyardError, error_from_dict
+
+DEFAULT_URL = "http://127.0.0.1:5000"
+_encoder = msgspec.json.Encoder()
+
+
+def resolve_url(url: str | None) -> str:
+    """The server URL: the argument, else ``MODELYARD_URL``, else the local default."""
+    return (url or os.environ.get("MODELYARD_URL") or DEFAULT_URL).rstrip("/")
+
+
+class ServerUnreachable(DatabaseUnavailable):
+    """The server did not answer (refused, reset, timed out); the request may be retried."""
+
+    code = "SERVER_UNREACHABLE"
+
+
+class HttpSession:
+    """A thread-safe JSON-over-HTTP session to one modelyard server."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = resolve_url(url)
+        self._http = httpx.Client(
+            base_url=f"{self.url}/api/v1",
+            timeout=timeout,
+            transport=transport,
+            headers={"user-agent": "modelyard-client"},
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Send one request; the decoded JSON answer, or the typed error the server reported."""
+        content = None if body is None else _encoder.encode(body)
+        send_headers = {"content-type": "application/json"} if content is not None else {}
+        if headers:
+            send_headers.update(headers)
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.request(
+                method, path, content=content, params=query, headers=send_headers
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"cannot reach modelyard at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise _error_of(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return msgspec.json.decode(response.content)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _error_of(response: httpx.Response) -> ModelyardError:
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        text = response.text.strip().splitlines()[0] if response.text.strip() else ""
+        return ModelyardError(f"HTTP {response.status_code} from server: {text}")
+    return error_from_dict(body, response.status_code)

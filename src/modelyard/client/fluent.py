@@ -1,0 +1,160 @@
+"""The fluent API for training code: ``with modelyard.start_run(experiment="x") as run: ...``.
+
+Params and tags are sent at once (they are few, and a conflict should fail loudly where it
+happens); metrics go through a :class:`MetricBuffer`, so ``log_metrics`` returns immediately. The
+run's end flushes everything before the run is marked finished, and an ``atexit`` hook flushes
+runs that were never ended, so an interpreter exit loses no points.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from types import TracebackType
+
+from modelyard.client.buffer import MetricBuffer
+from modelyard.client.client import Client
+from modelyard.store.validation import check_key
+
+_open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+_open_runs_lock = threading.Lock()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ActiveRun:
+    """A run being logged to; end it with :meth:`end` or by leaving its ``with`` block."""
+
+    def __init__(
+        self,
+        client: Client,
+        run: dict[str, object],
+        *,
+        owns_client: bool = False,
+        batch_size: int = 10_000,
+        capacity: int = 200_000,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.info = run
+        self.id = str(run["run_id"])
+        self.experiment_id = int(str(run["experiment_id"]))
+        self._owns_client = owns_client
+        self._ended = False
+        self._metrics = MetricBuffer(
+            self._send,
+            batch_size=batch_size,
+            capacity=capacity,
+            flush_interval=flush_interval,
+        )
+        with _open_runs_lock:
+            _open_runs.add(self)
+
+    def _send(
+        self, keys: list[str], values: list[float], steps: list[int], stamps: list[int], key: str
+    ) -> None:
+        self.client.log_metric_batch(self.id, keys, values, steps, stamps, idempotency_key=key)
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log_param(self, key: str, value: object) -> None:
+        self.client.log_params(self.id, {key: value})
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        self.client.log_params(self.id, params)
+
+    def set_tag(self, key: str, value: object) -> None:
+        self.client.set_tags(self.id, {key: value})
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        self.client.set_tags(self.id, tags)
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Queue one point (returns at once; blocks only when the buffer is full)."""
+        check_key(key, "metric key")
+        self._metrics.add(key, float(value), step or 0, timestamp or _now_ms())
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        stamp = timestamp or _now_ms()
+        for key, value in metrics.items():
+            check_key(key, "metric key")
+            self._metrics.add(key, float(value), step or 0, stamp)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every metric logged so far is stored on the server."""
+        self._metrics.flush(timeout)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def end(self, status: str = "FINISHED") -> None:
+        """Flush metrics, then mark the run ``status``. Safe to call twice."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._metrics.close()
+        finally:
+            with _open_runs_lock:
+                _open_runs.discard(self)
+            self.client.update_run(self.id, status=status, end_time=_now_ms())
+            if self._owns_client:
+                self.client.close()
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.end("FINISHED")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("KILLED")
+        else:
+            self.end("FAILED")
+
+
+def start_run(
+    experiment: str = "Default",
+    *,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    parent: ActiveRun | str | None = None,
+    client: Client | None = None,
+    url: str | None = None,
+) -> ActiveRun:
+    """Create a run in ``experiment`` (created if missing) and return it, ready to log to."""
+    owns = client is None
+    client = client or Client(url)
+    exp = client.get_or_create_experiment(experiment)
+    parent_id = parent.id if isinstance(parent, ActiveRun) else parent
+    run = client.create_run(
+        int(exp["experiment_id"]), name=name, tags=tags, parent_run_id=parent_id
+    )
+    return ActiveRun(client, run, owns_client=owns)
+
+
+@atexit.register
+def _flush_open_runs() -> None:
+    """At interpreter exit, store the metrics of runs that were never ended (and end them)."""
+    with _open_runs_lock:
+        runs = list(_open_runs)
+    for run in runs:
+        try:
+            run.end("FINISHED")
+        except Exception:  # the process is exiting; report, don't mask the real exit
+            import logging
+
+            logging.getLogger(__name__).exception("could not flush run %s at exit", run.id)

@@ -90,7 +90,7 @@ class SetTags(Body):
 
 class SearchRuns(Body):
     experiment_ids: list[NonNegativeInt]
-    filter: str = ""
+    filter: str | None = None
     order_by: list[str] = msgspec.field(default_factory=list)
     max_results: MaxResults = 100
     page_token: str | None = None
@@ -136,7 +136,7 @@ class SetAlias(Body):
 
 
 class SearchVersions(Body):
-    filter: str = ""
+    filter: str | None = None
     order_by: list[str] = msgspec.field(default_factory=list)
     max_results: MaxResults = 100
     page_token: str | None = None

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import click
-import uvicorn
 
 from modelyard.database import open_database
-from modelyard.server import create_app
+from modelyard.server.runner import serve
 from modelyard.settings import Settings
 
 
@@ -23,14 +22,25 @@ from modelyard.settings import Settings
     type=click.IntRange(1, 64),
     help="Worker processes.",
 )
+@click.option(
+    "--pool-size",
+    envvar="MODELYARD_POOL_SIZE",
+    show_envvar=True,
+    default=10,
+    type=click.IntRange(1, 1000),
+    help="Database connections per worker, at most.",
+)
 @click.pass_obj
-def server(settings: Settings, host: str, port: int, workers: int) -> None:
+def server(settings: Settings, host: str, port: int, workers: int, pool_size: int) -> None:
     """Run the modelyard server until interrupted."""
-    settings = dataclasses.replace(settings, host=host, port=port, workers=workers)
+    settings = dataclasses.replace(
+        settings,
+        host=host,
+        port=port,
+        workers=workers,
+        pool_max_size=pool_size,
+        pool_min_size=min(2, pool_size),
+    )
     with open_database(settings, apply_schema=True) as dsn:
-        app = create_app(settings, dsn)
-        config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
-        )
-        click.echo(f"modelyard serving on http://{host}:{port}", err=True)
-        uvicorn.Server(config).run()
+        click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)
+        serve(settings, dsn)

@@ -47,7 +47,7 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "model_alias_version_fk": (errors.NotFound, "model version does not exist"),
     "model_alias_name_ck": (
         errors.InvalidInput,
-        "alias must start with a letter or underscore and hold letters, digits, _ or -",
+        "alias must be 1 to 255 letters, digits, _ or -, and not 'latest' or a version like v1",
     ),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
+from modelyard.store.registry import Registry
 
 
 class Store:
@@ -16,6 +17,7 @@ class Store:
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self.registry = Registry(pool)
 
     @classmethod
     async def open(

@@ -217,7 +217,9 @@ CREATE TABLE model_version (
 );
 
 CREATE INDEX model_version_run_idx ON model_version (run_id) WHERE run_id IS NOT NULL;
-CREATE INDEX model_version_stage_idx ON model_version (model_id, stage) WHERE stage <> 'None';
+-- Latest version per stage is one backward probe per stage; the transition to a stage with
+-- archive_existing finds the versions to archive through the same index.
+CREATE INDEX model_version_stage_idx ON model_version (model_id, stage, version);
 
 CREATE TABLE model_version_tag (
     model_id bigint  NOT NULL,
@@ -239,5 +241,14 @@ CREATE TABLE model_alias (
     CONSTRAINT model_alias_pk PRIMARY KEY (model_id, alias),
     CONSTRAINT model_alias_version_fk FOREIGN KEY (model_id, version)
         REFERENCES model_version (model_id, version) ON DELETE CASCADE,
-    CONSTRAINT model_alias_name_ck CHECK (alias ~ '^[A-Za-z_][A-Za-z0-9_-]{0,255}$')
+    -- MLflow's alias rules: letters, digits, _ and -, up to 255 characters; 'latest' and
+    -- version-like names (v1, V12) are reserved because model URIs use them for versions.
+    CONSTRAINT model_alias_name_ck CHECK (
+        alias ~ '^[A-Za-z0-9_-]{1,255}$'
+        AND lower(alias) <> 'latest'
+        AND alias !~ '^[vV][0-9]+$'
+    )
 );
+
+-- A version lists its aliases, and deleting a version cascades to them: both look up by version.
+CREATE INDEX model_alias_version_idx ON model_alias (model_id, version);

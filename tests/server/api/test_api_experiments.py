@@ -44,9 +44,7 @@ async def test_create_with_a_taken_name_is_409(client: httpx.AsyncClient) -> Non
         (b'{"name": "x", "tags": {"bad key!": "v"}}', "INVALID_PARAMETER_VALUE"),
     ],
 )
-async def test_create_refuses_bad_bodies(
-    client: httpx.AsyncClient, body: bytes, code: str
-) -> None:
+async def test_create_refuses_bad_bodies(client: httpx.AsyncClient, body: bytes, code: str) -> None:
     response = await client.post(f"{API}/experiments", content=body)
     assert_error(response, 400, code)
     assert ok(await client.get(f"{API}/experiments"))["items"] == []
@@ -136,9 +134,10 @@ async def test_patch_renames_and_describes(client: httpx.AsyncClient) -> None:
     assert (described["name"], described["description"]) == ("new", "after")
     cleared = ok(await client.patch(url, json={"description": None}))
     assert cleared["description"] is None
-    assert ok(await client.get(f"{API}/experiments/by-name/new"))["experiment_id"] == exp[
-        "experiment_id"
-    ]
+    assert (
+        ok(await client.get(f"{API}/experiments/by-name/new"))["experiment_id"]
+        == exp["experiment_id"]
+    )
 
 
 async def test_patch_errors(client: httpx.AsyncClient) -> None:
@@ -170,9 +169,7 @@ async def test_delete_and_restore(client: httpx.AsyncClient) -> None:
     assert restored["lifecycle_stage"] == "active"
     assert ok(await client.get(f"{API}/runs/{run['run_id']}"))["lifecycle_stage"] == "active"
     assert_error(await client.post(f"{url}/restore"), 409, "INVALID_STATE")
-    assert_error(
-        await client.delete(f"{API}/experiments/777"), 404, "RESOURCE_DOES_NOT_EXIST"
-    )
+    assert_error(await client.delete(f"{API}/experiments/777"), 404, "RESOURCE_DOES_NOT_EXIST")
 
 
 async def test_tags_set_overwrite_and_delete(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,4 @@
-"""``/api/v1/runs/{run_id}/metrics``: batched ingest, idempotent retries, non-finite values, reads."""
+"""``/api/v1/runs/{run_id}/metrics``: batch ingest, idempotent retries, non-finite values, reads."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ async def test_log_columns_and_read_history(client: httpx.AsyncClient) -> None:
     assert got["values"] == body["values"]
     assert got["timestamps"] == body["timestamps"]
     assert got["total_points"] == 10
+    # Keys may hold slashes; the history route takes the rest of the path up to /history.
+    ok(await client.post(f"{API}/runs/{run_id}/metrics", json=columns(3, key="train/loss")))
+    assert (await history(client, run_id, "train/loss"))["steps"] == [0, 1, 2]
 
 
 async def test_log_rows_with_defaults(client: httpx.AsyncClient) -> None:
@@ -62,10 +65,12 @@ async def test_non_finite_values_round_trip_as_strings(client: httpx.AsyncClient
     ok(await client.post(f"{API}/runs/{run_id}/metrics", json=body))
     assert (await history(client, run_id, "x"))["values"] == values
     # The latest point (step 3) is finite; log a NaN after it to see strings in the latest views.
-    ok(await client.post(
-        f"{API}/runs/{run_id}/metrics",
-        json={"metrics": [{"key": "y", "value": "-Infinity", "step": 9, "timestamp": 2}]},
-    ))  # fmt: skip
+    ok(
+        await client.post(
+            f"{API}/runs/{run_id}/metrics",
+            json={"metrics": [{"key": "y", "value": "-Infinity", "step": 9, "timestamp": 2}]},
+        )
+    )
     latest = ok(await client.get(f"{API}/runs/{run_id}/metrics"))
     assert latest["next_page_token"] is None
     assert {(m["key"], m["value"]) for m in latest["items"]} == {("x", 1.5), ("y", "-Infinity")}
@@ -128,9 +133,7 @@ async def test_a_retry_with_the_same_idempotency_key_is_a_no_op(
     assert first.status_code == retry.status_code == 200
     assert first.json() == retry.json() == {"accepted": 5}
     assert (await history(client, run_id, "loss"))["total_points"] == 5
-    other = await client.post(
-        url, json=columns(3, start=5), headers={"Idempotency-Key": "flush-2"}
-    )
+    other = await client.post(url, json=columns(3, start=5), headers={"Idempotency-Key": "flush-2"})
     assert other.json() == {"accepted": 3}
     assert (await history(client, run_id, "loss"))["total_points"] == 8
     too_long = await client.post(url, json=columns(1), headers={"Idempotency-Key": "k" * 129})

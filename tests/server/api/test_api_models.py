@@ -15,8 +15,9 @@ async def test_create_get_and_list(client: httpx.AsyncClient) -> None:
     assert (created["description"], created["tags"]) == ("d", {"team": "x"})
     assert created["latest_versions"] == [] and created["aliases"] == {}
     assert ok(await client.get(f"{API}/models/churn")) == created
-    assert_error(await client.post(f"{API}/models", json={"name": "churn"}), 409,
-                 "RESOURCE_ALREADY_EXISTS")  # fmt: skip
+    assert_error(
+        await client.post(f"{API}/models", json={"name": "churn"}), 409, "RESOURCE_ALREADY_EXISTS"
+    )
     assert_error(await client.get(f"{API}/models/nope"), 404, "RESOURCE_DOES_NOT_EXIST")
     assert_error(await client.post(f"{API}/models", json={"name": 1}), 400, "MALFORMED_REQUEST")
 
@@ -35,8 +36,9 @@ async def test_list_pages_and_filters_by_name(client: httpx.AsyncClient) -> None
             break
     assert names == ["a1", "a2", "a3"]
     for params in ({"limit": "0"}, {"page_token": "@@@"}):
-        assert_error(await client.get(f"{API}/models", params=params), 400,
-                     "INVALID_PARAMETER_VALUE")  # fmt: skip
+        assert_error(
+            await client.get(f"{API}/models", params=params), 400, "INVALID_PARAMETER_VALUE"
+        )
 
 
 async def test_patch_renames_and_describes(client: httpx.AsyncClient) -> None:
@@ -49,10 +51,16 @@ async def test_patch_renames_and_describes(client: httpx.AsyncClient) -> None:
     cleared = ok(await client.patch(f"{API}/models/new", json={"description": None}))
     assert cleared["description"] is None
     await create_model(client, "other")
-    assert_error(await client.patch(f"{API}/models/new", json={"name": "other"}), 409,
-                 "RESOURCE_ALREADY_EXISTS")  # fmt: skip
-    assert_error(await client.patch(f"{API}/models/ghost", json={"description": "x"}), 404,
-                 "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
+    assert_error(
+        await client.patch(f"{API}/models/new", json={"name": "other"}),
+        409,
+        "RESOURCE_ALREADY_EXISTS",
+    )
+    assert_error(
+        await client.patch(f"{API}/models/ghost", json={"description": "x"}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
 
 
 async def test_delete(client: httpx.AsyncClient) -> None:
@@ -69,10 +77,14 @@ async def test_tags(client: httpx.AsyncClient) -> None:
     assert ok(await client.get(f"{API}/models/m"))["tags"] == {"owner/team": "ml"}
     ok(await client.delete(f"{API}/models/m/tags/owner/team"), 204)
     assert ok(await client.get(f"{API}/models/m"))["tags"] == {}
-    assert_error(await client.put(f"{API}/models/ghost/tags/k", json={"value": "v"}), 404,
-                 "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
-    assert_error(await client.put(f"{API}/models/m/tags/k", json={"value": 1}), 400,
-                 "MALFORMED_REQUEST")  # fmt: skip
+    assert_error(
+        await client.put(f"{API}/models/ghost/tags/k", json={"value": "v"}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
+    assert_error(
+        await client.put(f"{API}/models/m/tags/k", json={"value": 1}), 400, "MALFORMED_REQUEST"
+    )
 
 
 async def test_aliases(client: httpx.AsyncClient) -> None:
@@ -87,14 +99,25 @@ async def test_aliases(client: httpx.AsyncClient) -> None:
     assert got["version"] == 2 and got["name"] == "m"
     assert ok(await client.get(f"{API}/models/m"))["aliases"] == {"champion": 2}
     ok(await client.delete(f"{API}/models/m/aliases/champion"), 204)
-    assert_error(await client.get(f"{API}/models/m/aliases/champion"), 404,
-                 "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
-    assert_error(await client.put(f"{API}/models/m/aliases/champion", json={"version": 9}), 404,
-                 "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
-    assert_error(await client.put(f"{API}/models/m/aliases/latest", json={"version": 1}), 400,
-                 "INVALID_PARAMETER_VALUE")  # fmt: skip
-    assert_error(await client.put(f"{API}/models/m/aliases/a", json={"version": "1"}), 400,
-                 "MALFORMED_REQUEST")  # fmt: skip
-    assert_error(await client.put(f"{API}/models/m/aliases/a", json={"version": 0}), 400,
-                 "MALFORMED_REQUEST")  # fmt: skip
+    assert_error(
+        await client.get(f"{API}/models/m/aliases/champion"), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    assert_error(
+        await client.put(f"{API}/models/m/aliases/champion", json={"version": 9}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
+    assert_error(
+        await client.put(f"{API}/models/m/aliases/latest", json={"version": 1}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert_error(
+        await client.put(f"{API}/models/m/aliases/a", json={"version": "1"}),
+        400,
+        "MALFORMED_REQUEST",
+    )
+    assert_error(
+        await client.put(f"{API}/models/m/aliases/a", json={"version": 0}), 400, "MALFORMED_REQUEST"
+    )
     assert ok(await client.get(f"{API}/models/m"))["aliases"] == {}

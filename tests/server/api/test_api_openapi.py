@@ -43,7 +43,9 @@ async def test_the_document_lists_every_route(client: httpx.AsyncClient) -> None
     assert doc["info"]["title"] and doc["info"]["version"]
     routes = _mounted_routes()
     listed = {(path, method) for path, item in doc["paths"].items() for method in item}
-    expected = {(API + r.template, r.spec.method.lower()) for r in routes if isinstance(r, ApiRoute)}
+    expected = {
+        (API + r.template, r.spec.method.lower()) for r in routes if isinstance(r, ApiRoute)
+    }
     assert listed == expected
     assert len(expected) == len(routes)
 
@@ -77,8 +79,11 @@ async def test_query_parameters_and_headers_are_documented(client: httpx.AsyncCl
     listing = doc["paths"][f"{API}/experiments"]["get"]
     params = {p["name"]: p for p in listing["parameters"]}
     assert params["limit"]["schema"] == {
-        "type": "integer", "minimum": 1, "maximum": 1000, "default": 100
-    }  # fmt: skip
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000,
+        "default": 100,
+    }
     assert params["lifecycle"]["schema"]["enum"] == ["active", "deleted", "all"]
     ingest = doc["paths"][f"{API}/runs/{{run_id}}/metrics"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in ingest["parameters"] if p["in"] == "header"}

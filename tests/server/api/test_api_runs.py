@@ -14,9 +14,13 @@ pytestmark = pytest.mark.anyio
 async def test_create_and_get(client: httpx.AsyncClient) -> None:
     exp = await create_experiment(client, "e")
     run = await create_run(
-        client, exp["experiment_id"], name="first", start_time=1_700_000_000_000,
-        tags={"team": "a"}, user_id="ana",
-    )  # fmt: skip
+        client,
+        exp["experiment_id"],
+        name="first",
+        start_time=1_700_000_000_000,
+        tags={"team": "a"},
+        user_id="ana",
+    )
     assert len(run["run_id"]) == 32 and int(run["run_id"], 16) >= 0
     assert run["name"] == "first"
     assert run["status"] == "RUNNING"
@@ -82,9 +86,7 @@ async def test_patch_errors(client: httpx.AsyncClient) -> None:
     run_id = await new_run(client)
     url = f"{API}/runs/{run_id}"
     assert_error(await client.patch(url, json={"status": "DONE"}), 400, "MALFORMED_REQUEST")
-    assert_error(
-        await client.patch(url, json={"end_time": 10**13}), 400, "INVALID_PARAMETER_VALUE"
-    )
+    assert_error(await client.patch(url, json={"end_time": 10**13}), 400, "INVALID_PARAMETER_VALUE")
     assert_error(await client.patch(url, json={"end_time": -1}), 400, "MALFORMED_REQUEST")
     after = ok(await client.get(url))
     assert (after["status"], after["end_time"]) == ("RUNNING", None)
@@ -113,9 +115,7 @@ async def test_params_are_immutable(client: httpx.AsyncClient) -> None:
     assert_error(
         await client.post(f"{url}/params", json={"params": {"n": 1}}), 400, "MALFORMED_REQUEST"
     )
-    assert_error(
-        await client.post(f"{url}/params", json={"lr": "1"}), 400, "MALFORMED_REQUEST"
-    )
+    assert_error(await client.post(f"{url}/params", json={"lr": "1"}), 400, "MALFORMED_REQUEST")
 
 
 async def test_tags_set_and_delete(client: httpx.AsyncClient) -> None:

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.anyio
 async def test_register_numbers_versions_and_links_runs(client: httpx.AsyncClient) -> None:
     await create_model(client, "m")
     run_id = await new_run(client)
-    first = await create_version(client, "m", "s3://a", run_id=run_id, description="d",
-                                 tags={"k": "v"})  # fmt: skip
+    first = await create_version(
+        client, "m", "s3://a", run_id=run_id, description="d", tags={"k": "v"}
+    )
     second = await create_version(client, "m", "s3://b")
     assert (first["version"], second["version"]) == (1, 2)
     assert first["run_id"] == run_id
@@ -60,8 +61,11 @@ async def test_list_newest_first_with_pages_and_stage(client: httpx.AsyncClient)
     assert seen == [5, 4, 3, 2, 1]
     staged = ok(await client.get(f"{API}/models/m/versions", params={"stage": "Staging"}))
     assert [v["version"] for v in staged["items"]] == [2]
-    assert_error(await client.get(f"{API}/models/m/versions", params={"stage": "Prod"}), 400,
-                 "INVALID_PARAMETER_VALUE")  # fmt: skip
+    assert_error(
+        await client.get(f"{API}/models/m/versions", params={"stage": "Prod"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
 
 
 async def test_patch_description(client: httpx.AsyncClient) -> None:
@@ -71,8 +75,11 @@ async def test_patch_description(client: httpx.AsyncClient) -> None:
     assert ok(await client.patch(url, json={"description": "new"}))["description"] == "new"
     assert ok(await client.patch(url, json={"description": None}))["description"] is None
     assert_error(await client.patch(url, json={}), 400, "MALFORMED_REQUEST")
-    assert_error(await client.patch(f"{API}/models/m/versions/7", json={"description": "x"}),
-                 404, "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
+    assert_error(
+        await client.patch(f"{API}/models/m/versions/7", json={"description": "x"}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
 
 
 async def test_delete_never_reuses_the_number(client: httpx.AsyncClient) -> None:
@@ -80,8 +87,7 @@ async def test_delete_never_reuses_the_number(client: httpx.AsyncClient) -> None
     await create_version(client, "m")
     ok(await client.delete(f"{API}/models/m/versions/1"), 204)
     assert_error(await client.get(f"{API}/models/m/versions/1"), 404, "RESOURCE_DOES_NOT_EXIST")
-    assert_error(await client.delete(f"{API}/models/m/versions/1"), 404,
-                 "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
+    assert_error(await client.delete(f"{API}/models/m/versions/1"), 404, "RESOURCE_DOES_NOT_EXIST")
     assert (await create_version(client, "m"))["version"] == 2
 
 
@@ -93,8 +99,11 @@ async def test_version_tags(client: httpx.AsyncClient) -> None:
     assert ok(await client.get(url))["tags"] == {"quality": "good"}
     ok(await client.delete(f"{url}/tags/quality"), 204)
     assert ok(await client.get(url))["tags"] == {}
-    assert_error(await client.put(f"{API}/models/m/versions/3/tags/q", json={"value": "v"}),
-                 404, "RESOURCE_DOES_NOT_EXIST")  # fmt: skip
+    assert_error(
+        await client.put(f"{API}/models/m/versions/3/tags/q", json={"value": "v"}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
 
 
 async def test_stage_transitions_and_archive_existing(client: httpx.AsyncClient) -> None:
@@ -104,17 +113,20 @@ async def test_stage_transitions_and_archive_existing(client: httpx.AsyncClient)
     base = f"{API}/models/m/versions"
     one = ok(await client.post(f"{base}/1/stage", json={"stage": "production"}))
     assert one["current_stage"] == "Production"
-    two = ok(await client.post(f"{base}/2/stage",
-                               json={"stage": "Production", "archive_existing": True}))  # fmt: skip
+    two = ok(
+        await client.post(f"{base}/2/stage", json={"stage": "Production", "archive_existing": True})
+    )
     assert two["current_stage"] == "Production"
     assert ok(await client.get(f"{base}/1"))["current_stage"] == "Archived"
     latest = ok(await client.get(f"{API}/models/m"))["latest_versions"]
     assert {(v["version"], v["current_stage"]) for v in latest} >= {(2, "Production")}
-    assert_error(await client.post(f"{base}/1/stage", json={"stage": "Live"}), 400,
-                 "INVALID_PARAMETER_VALUE")  # fmt: skip
-    assert_error(await client.post(f"{base}/1/stage", json={"stage": "None",
-                                                            "archive_existing": True}),
-                 400, "INVALID_PARAMETER_VALUE")  # fmt: skip
+    assert_error(
+        await client.post(f"{base}/1/stage", json={"stage": "Live"}), 400, "INVALID_PARAMETER_VALUE"
+    )
+    assert_error(
+        await client.post(f"{base}/1/stage", json={"stage": "None", "archive_existing": True}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
     assert ok(await client.get(f"{base}/1"))["current_stage"] == "Archived"
-    assert_error(await client.post(f"{base}/1/stage", json={"stage": 3}), 400,
-                 "MALFORMED_REQUEST")  # fmt: skip
+    assert_error(await client.post(f"{base}/1/stage", json={"stage": 3}), 400, "MALFORMED_REQUEST")

@@ -124,8 +124,10 @@ def _batch(body: bytes) -> MetricBatch:
             field="metrics",
             limit=MAX_BATCH_METRICS,
         )
-    if len(values) != count or (steps is not None and len(steps) != count) or (
-        timestamps is not None and len(timestamps) != count
+    if (
+        len(values) != count
+        or (steps is not None and len(steps) != count)
+        or (timestamps is not None and len(timestamps) != count)
     ):
         raise InvalidInput("keys, values, steps and timestamps must have one item per point")
     if steps is None:
@@ -196,17 +198,27 @@ _ALL = "/runs/{run_id}/metrics"
 
 routes = [
     ApiRoute(
-        "POST", _ALL, log_metrics,
+        "POST",
+        _ALL,
+        log_metrics,
         summary=f"Log a batch of up to {MAX_BATCH_METRICS:,} metric points",
-        body=LogMetrics, response=LogMetricsResult, headers=(IDEMPOTENCY_KEY,),
+        body=LogMetrics,
+        response=LogMetricsResult,
+        headers=(IDEMPOTENCY_KEY,),
     ),
     ApiRoute(
-        "GET", _ALL, latest_metrics,
-        summary="The latest point of every metric of a run", response=LatestMetrics,
+        "GET",
+        _ALL,
+        latest_metrics,
+        summary="The latest point of every metric of a run",
+        response=LatestMetrics,
     ),
     ApiRoute(
-        "GET", _ALL + "/{key:path}/history", metric_history,
+        "GET",
+        _ALL + "/{key:path}/history",
+        metric_history,
         summary="One metric's points in a step range, column-wise, optionally downsampled",
-        response=MetricHistoryColumns, query=(MIN_STEP, MAX_STEP, MAX_POINTS),
+        response=MetricHistoryColumns,
+        query=(MIN_STEP, MAX_STEP, MAX_POINTS),
     ),
-]  # fmt: skip
+]

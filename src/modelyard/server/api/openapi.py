@@ -90,15 +90,25 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
         for name, description in spec.path_params.items()
     ]
     parameters += [
-        {"name": q.name, "in": "query", "required": False, "description": q.description,
-         "schema": q.schema()}
+        {
+            "name": q.name,
+            "in": "query",
+            "required": False,
+            "description": q.description,
+            "schema": q.schema(),
+        }
         for q in spec.query
-    ]  # fmt: skip
+    ]
     parameters += [
-        {"name": h.name, "in": "header", "required": False, "description": h.description,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
+        {
+            "name": h.name,
+            "in": "header",
+            "required": False,
+            "description": h.description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        }
         for h in spec.headers
-    ]  # fmt: skip
+    ]
     success: dict[str, Any] = {"description": spec.summary}
     if spec.response is not None:
         success["content"] = {"application/json": {"schema": schema_of[spec.response]}}

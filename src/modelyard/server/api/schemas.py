@@ -53,7 +53,7 @@ class UpdateExperiment(Body):
     """Fields to change; an absent field is left alone, ``"description": null`` clears it."""
 
     name: str | UnsetType = UNSET
-    description: str | None | UnsetType = UNSET
+    description: str | UnsetType | None = UNSET
 
 
 class TagValue(Body):
@@ -110,7 +110,7 @@ class UpdateModel(Body):
     """``name`` renames the model; ``"description": null`` clears the description."""
 
     name: str | UnsetType = UNSET
-    description: str | None | UnsetType = UNSET
+    description: str | UnsetType | None = UNSET
 
 
 class CreateVersion(Body):

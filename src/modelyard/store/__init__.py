@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
+from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.pagination import Page
 from modelyard.store.registry import Registry
+from modelyard.store.run_data import LatestMetric, Run
+from modelyard.store.runs import Runs
+
+__all__ = ["Experiment", "LatestMetric", "Page", "Run", "Store"]
 
 
 class Store:
@@ -17,6 +23,8 @@ class Store:
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self.experiments = Experiments(pool)
+        self.runs = Runs(pool)
         self.registry = Registry(pool)
 
     @classmethod

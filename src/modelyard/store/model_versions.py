@@ -17,7 +17,7 @@ from modelyard.store._registry_base import (
 from modelyard.store.pagination import (
     DEFAULT_PAGE_SIZE,
     Page,
-    check_page_size,
+    check_limit,
     decode_cursor,
     encode_cursor,
 )
@@ -202,13 +202,11 @@ class ModelVersions(RegistryBase):
         """The versions of a model, newest first, optionally only those in ``stage``."""
         validation.check_name(name)
         stage = check_stage(stage) if stage is not None else None
-        limit = check_page_size(limit)
+        limit = check_limit(limit)
         before = MAX_VERSION + 1
         if page_token is not None:
-            cursor = decode_cursor(page_token)
-            if len(cursor) != 1 or isinstance(cursor[0], bool) or not isinstance(cursor[0], int):
-                raise InvalidInput("page_token is not a valid page token", field="page_token")
-            before = cursor[0]
+            (before_key,) = decode_cursor(page_token, "versions", [int])
+            before = int(before_key)  # type: ignore[arg-type]
         async with self.transaction() as conn:
             model_id = await self._model_id(conn, name)
             cur = await conn.execute(
@@ -217,5 +215,5 @@ class ModelVersions(RegistryBase):
             )
             rows = await cur.fetchall()
         items = [version_from_row(row) for row in rows[:limit]]
-        token = encode_cursor([items[-1].version]) if len(rows) > limit else None
+        token = encode_cursor("versions", [items[-1].version]) if len(rows) > limit else None
         return Page(items=items, next_page_token=token)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelyard.errors import AlreadyExists, InvalidInput
+from modelyard.errors import AlreadyExists
 from modelyard.sql import query
 from modelyard.store import validation
 from modelyard.store._base import Conn
@@ -21,7 +21,7 @@ from modelyard.store.model_versions import ModelVersions
 from modelyard.store.pagination import (
     DEFAULT_PAGE_SIZE,
     Page,
-    check_page_size,
+    check_limit,
     decode_cursor,
     encode_cursor,
 )
@@ -142,13 +142,11 @@ class Registry(ModelVersions, Aliases):
         """Models in name order; ``name_like`` is a SQL LIKE pattern (``%`` and ``_``)."""
         if name_like is not None:
             validation.check_text(name_like, "name_like", validation.MAX_NAME_LENGTH)
-        limit = check_page_size(limit)
+        limit = check_limit(limit)
         after = ""
         if page_token is not None:
-            cursor = decode_cursor(page_token)
-            if len(cursor) != 1 or not isinstance(cursor[0], str):
-                raise InvalidInput("page_token is not a valid page token", field="page_token")
-            after = cursor[0]
+            (after_key,) = decode_cursor(page_token, "models", [str])
+            after = str(after_key)
         async with self.transaction() as conn:
             cur = await conn.execute(
                 query("registry.list_models"),
@@ -158,7 +156,7 @@ class Registry(ModelVersions, Aliases):
             page = rows[:limit]
             latest = await self._latest_by_model(conn, [row[0] for row in page])
         items = [model_from_row(row, latest.get(row[0], [])) for row in page]
-        token = encode_cursor([items[-1].name]) if len(rows) > limit else None
+        token = encode_cursor("models", [items[-1].name]) if len(rows) > limit else None
         return Page(items=items, next_page_token=token)
 
     async def _fetch_model(self, conn: Conn, name: str) -> RegisteredModel:

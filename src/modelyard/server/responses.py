@@ -22,12 +22,7 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 
 # Generic HTTP failures raised by Starlette itself (unknown route, wrong method).
-_HTTP_CODES = {
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    501: "NOT_IMPLEMENTED",
-}
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
 class JSON(Response):

@@ -6,8 +6,6 @@ import httpx
 import pytest
 from api_support import API, assert_error, create_experiment, create_run, ok
 
-from modelyard.store.registry import Registry
-
 pytestmark = pytest.mark.anyio
 
 
@@ -160,32 +158,51 @@ async def test_bad_search_bodies_are_400(client: httpx.AsyncClient, body: object
     assert_error(await client.post(f"{API}/runs/search", json=body), 400, "MALFORMED_REQUEST")
 
 
-needs_version_search = pytest.mark.skipif(
-    not hasattr(Registry, "search_versions"),
-    reason="the registry store has no search_versions yet",
-)
-
-
-@needs_version_search
-async def test_model_version_search(client: httpx.AsyncClient) -> None:
+async def _versions(client: httpx.AsyncClient) -> None:
     for name in ("alpha", "beta"):
         ok(await client.post(f"{API}/models", json={"name": name}), 201)
         for source in ("s3://one", "s3://two"):
             ok(await client.post(f"{API}/models/{name}/versions", json={"source": source}), 201)
-    page = ok(await client.post(f"{API}/model-versions/search", json={"filter": "name = 'alpha'"}))
-    assert sorted(v["version"] for v in page["items"]) == [1, 2]
-    assert {v["name"] for v in page["items"]} == {"alpha"}
-    details = assert_error(
-        await client.post(f"{API}/model-versions/search", json={"filter": "name = "}),
-        400,
-        "INVALID_FILTER",
-    )
+    url = f"{API}/models/beta/versions/1/tags/checked"
+    ok(await client.put(url, json={"value": "yes"}), 204)
+
+
+async def search_versions(client: httpx.AsyncClient, **body: object) -> httpx.Response:
+    return await client.post(f"{API}/model-versions/search", json=body)
+
+
+async def test_model_version_search(client: httpx.AsyncClient) -> None:
+    await _versions(client)
+    page = ok(await search_versions(client, filter="name = 'alpha'"))
+    assert [(v["name"], v["version"]) for v in page["items"]] == [("alpha", 2), ("alpha", 1)]
+    assert page["next_page_token"] is None
+    page = ok(await search_versions(client, filter="tags.checked = 'yes'"))
+    assert [(v["name"], v["version"], v["tags"]) for v in page["items"]] == [
+        ("beta", 1, {"checked": "yes"})
+    ]
+    page = ok(await search_versions(client, order_by=["version_number ASC"]))
+    assert [v["version"] for v in page["items"]] == [1, 1, 2, 2]
+
+
+async def test_model_version_search_pages(client: httpx.AsyncClient) -> None:
+    await _versions(client)
+    seen: list[tuple[str, int]] = []
+    token = None
+    while True:
+        page = ok(await search_versions(client, max_results=3, page_token=token))
+        seen += [(v["name"], v["version"]) for v in page["items"]]
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert seen == [("alpha", 2), ("alpha", 1), ("beta", 2), ("beta", 1)]
+    assert_error(await search_versions(client, page_token="junk"), 400, "INVALID_PARAMETER_VALUE")
+
+
+async def test_model_version_search_errors(client: httpx.AsyncClient) -> None:
+    await _versions(client)
+    details = assert_error(await search_versions(client, filter="name = "), 400, "INVALID_FILTER")
     assert details["position"] == 7
-
-
-@pytest.mark.skipif(hasattr(Registry, "search_versions"), reason="version search is available")
-async def test_model_version_search_is_a_501_until_the_store_has_it(
-    client: httpx.AsyncClient,
-) -> None:
-    response = await client.post(f"{API}/model-versions/search", json={"filter": "name = 'a'"})
-    assert_error(response, 501, "NOT_IMPLEMENTED")
+    injected = await search_versions(client, filter="name = 'alpha'; DROP TABLE model_version")
+    assert_error(injected, 400, "INVALID_FILTER")
+    assert len(ok(await search_versions(client))["items"]) == 4
+    assert_error(await search_versions(client, max_results=0), 400, "MALFORMED_REQUEST")

@@ -7,10 +7,10 @@ points at the offending character.
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.errors import NotFound
 from modelyard.server.api import schemas as s
 from modelyard.server.api._nonfinite import run_to_wire
 from modelyard.server.api._request import store
@@ -41,18 +41,17 @@ async def search_runs(request: Request) -> Response:
 
 async def search_versions(request: Request) -> Response:
     body = await decode(request, s.SearchVersions)
-    # The registry store gains version search on its own branch; until it is merged, this route
-    # answers 501 (in the one error shape) rather than failing with a 500.
-    search = getattr(store(request).registry, "search_versions", None)
-    if search is None:
-        raise HTTPException(501, "model version search is not available in this build")
-    page = await search(
-        filter=body.filter,
-        order_by=body.order_by,
-        max_results=body.max_results,
-        page_token=body.page_token,
+    opened = store(request)
+    pairs, token = await opened.model_version_search.search(
+        body.filter, body.order_by, max_results=body.max_results, page_token=body.page_token
     )
-    return JSON(page)
+    items = []
+    for name, number in pairs:
+        try:
+            items.append(await opened.registry.get_version(name, number))
+        except NotFound:  # deleted between the search and this read: left out, not an error
+            continue
+    return JSON(Page(items=items, next_page_token=token))
 
 
 routes = [

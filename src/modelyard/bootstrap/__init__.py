@@ -1,0 +1,1 @@
+"""Provisioning modelyard's PostgreSQL database, schema, roles and extensions from one spec."""

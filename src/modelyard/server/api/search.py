@@ -1,0 +1,74 @@
+"""Search with the filter language: ``POST /runs/search`` and ``POST /model-versions/search``.
+
+Searches are POSTs because a filter, an order-by list and a page token do not fit a query string
+comfortably. A filter that does not parse is a 400 ``INVALID_FILTER`` whose ``details.position``
+points at the offending character.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelyard.errors import NotFound
+from modelyard.server.api import schemas as s
+from modelyard.server.api._nonfinite import run_to_wire
+from modelyard.server.api._request import store
+from modelyard.server.api._routing import ApiRoute
+from modelyard.server.responses import JSON, decode
+from modelyard.store.pagination import Page
+from modelyard.store.registry_records import ModelVersion
+from modelyard.store.run_data import Run, load_runs
+
+
+async def search_runs(request: Request) -> Response:
+    body = await decode(request, s.SearchRuns)
+    run_search = store(request).run_search
+    # The page of ids and the runs they name are read in one transaction (one snapshot).
+    async with run_search.transaction() as conn:
+        ids, token = await run_search.search_in(
+            conn,
+            body.experiment_ids,
+            body.filter,
+            body.order_by,
+            lifecycle=body.lifecycle,
+            max_results=body.max_results,
+            page_token=body.page_token,
+        )
+        runs = await load_runs(conn, ids)
+    return JSON(Page(items=[run_to_wire(run) for run in runs], next_page_token=token))
+
+
+async def search_versions(request: Request) -> Response:
+    body = await decode(request, s.SearchVersions)
+    opened = store(request)
+    pairs, token = await opened.model_version_search.search(
+        body.filter, body.order_by, max_results=body.max_results, page_token=body.page_token
+    )
+    items = []
+    for name, number in pairs:
+        try:
+            items.append(await opened.registry.get_version(name, number))
+        except NotFound:  # deleted between the search and this read: left out, not an error
+            continue
+    return JSON(Page(items=items, next_page_token=token))
+
+
+routes = [
+    ApiRoute(
+        "POST",
+        "/runs/search",
+        search_runs,
+        summary="Search runs of some experiments with a filter and an order",
+        body=s.SearchRuns,
+        response=Page[Run],
+    ),
+    ApiRoute(
+        "POST",
+        "/model-versions/search",
+        search_versions,
+        summary="Search model versions with a filter and an order",
+        body=s.SearchVersions,
+        response=Page[ModelVersion],
+    ),
+]

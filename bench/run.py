@@ -121,6 +121,10 @@ class Bench:
                 system.seed_history(http, state.history_run, data.HISTORY_KEY, self.series)
             else:
                 seed_mlflow_history(dsn, state.history_run, data.HISTORY_KEY, self.series)
+            # A seeded run's loss history is its one point: checks the COPY-built chunks.
+            probe = next(data.search_runs(1)).run_id
+            if system.read_history(http, probe, "loss") != 1:
+                raise RuntimeError(f"{system.name}: seeded run {probe} has no loss point")
             system.register_model(
                 http,
                 data.MODEL_NAME,

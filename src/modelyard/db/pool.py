@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from modelyard.db.conninfo import with_schema
+
+Conn = AsyncConnection[tuple[object, ...]]
+ConnCallback = Callable[[Conn], Awaitable[None]]
+
+# A connection back in the pool for less than this long was working moments ago; checking it
+# again would add a round trip to every request (measured: the check, BEGIN and COMMIT were
+# three of the four round trips of an alias lookup, bench/README.md).
+CHECK_AFTER_IDLE_SECONDS = 2.0
+
+
+def _idle_check() -> tuple[ConnCallback, ConnCallback]:
+    """The pool's ``check`` and ``reset`` callbacks: ping only connections idle for a while."""
+    returned_at: weakref.WeakKeyDictionary[Conn, float] = weakref.WeakKeyDictionary()
+
+    async def check(conn: Conn) -> None:
+        idle = time.monotonic() - returned_at.get(conn, float("-inf"))
+        if idle > CHECK_AFTER_IDLE_SECONDS:
+            await AsyncConnectionPool.check_connection(conn)
+
+    async def reset(conn: Conn) -> None:
+        returned_at[conn] = time.monotonic()
+
+    return check, reset
 
 
 async def open_pool(
@@ -17,14 +44,17 @@ async def open_pool(
     timeout: float = 30.0,
 ) -> AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]:
     """An opened pool whose connections use ``schema``; the caller closes it."""
+    check, reset = _idle_check()
     pool: AsyncConnectionPool[AsyncConnection[tuple[object, ...]]] = AsyncConnectionPool(
         with_schema(conninfo, schema),
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,
         open=False,
-        # A connection broken while idle (server restart) is replaced instead of failing a request.
-        check=AsyncConnectionPool.check_connection,
+        # A connection broken while idle (server restart) is replaced instead of failing a
+        # request; see CHECK_AFTER_IDLE_SECONDS for why a busy one is not checked.
+        check=check,
+        reset=reset,
         name="modelyard",
     )
     await pool.open(wait=True, timeout=timeout)

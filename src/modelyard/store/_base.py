@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from modelyard.db.errors import translate
@@ -30,5 +31,25 @@ class Repository:
         try:
             async with self._pool.connection() as conn:
                 yield conn
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Conn]:
+        """A pooled connection in autocommit mode, for a read that is one statement.
+
+        One statement sees one snapshot by itself, so the BEGIN and COMMIT that
+        :meth:`transaction` adds would be two more round trips for nothing; on the hot
+        lookups (alias resolution) they were half the database time of a request.
+        """
+        try:
+            async with self._pool.connection() as conn:
+                await conn.set_autocommit(True)
+                try:
+                    yield conn
+                finally:
+                    # A broken connection (not idle) is discarded by the pool as it is returned.
+                    if conn.info.transaction_status == TransactionStatus.IDLE:
+                        await conn.set_autocommit(False)
         except psycopg.Error as exc:
             raise translate(exc) from exc

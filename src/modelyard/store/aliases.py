@@ -55,7 +55,7 @@ class Aliases(RegistryBase):
         """The version an alias points at: one indexed query on the hit path."""
         validation.check_name(name)
         alias = check_alias(alias)
-        async with self.transaction() as conn:
+        async with self.read() as conn:
             cur = await conn.execute(
                 query("registry.version_by_alias"), self._args(name=name, alias=alias)
             )

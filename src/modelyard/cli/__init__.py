@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from modelyard import logs
-from modelyard.cli._common import run_command
+from modelyard.cli._common import option, run_command
 from modelyard.cli.database import db
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
@@ -22,13 +22,13 @@ from modelyard.settings import Settings, default_data_dir
 
 
 @click.group(context_settings={"auto_envvar_prefix": "MODELYARD", "show_default": True})
-@click.option(
+@option(
     "--database-url",
     envvar="MODELYARD_DATABASE_URL",
     show_envvar=True,
     help="PostgreSQL URL; without it modelyard runs its embedded PostgreSQL.",
 )
-@click.option(
+@option(
     "--data-dir",
     envvar="MODELYARD_DATA_DIR",
     show_envvar=True,
@@ -36,14 +36,14 @@ from modelyard.settings import Settings, default_data_dir
     default=default_data_dir,
     help="Directory of the embedded PostgreSQL and local data.",
 )
-@click.option(
+@option(
     "--schema",
     envvar="MODELYARD_SCHEMA",
     show_envvar=True,
     default=DEFAULT_SCHEMA,
     help="PostgreSQL schema holding modelyard's tables.",
 )
-@click.option(
+@option(
     "--log-level",
     envvar="MODELYARD_LOG_LEVEL",
     show_envvar=True,

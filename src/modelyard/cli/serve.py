@@ -6,15 +6,16 @@ import dataclasses
 
 import click
 
+from modelyard.cli._common import option
 from modelyard.database import open_database
 from modelyard.server.runner import serve
 from modelyard.settings import Settings
 
 
 @click.command()
-@click.option("--host", envvar="MODELYARD_HOST", show_envvar=True, default="127.0.0.1")
-@click.option("--port", envvar="MODELYARD_PORT", show_envvar=True, default=5000, type=int)
-@click.option(
+@option("--host", envvar="MODELYARD_HOST", show_envvar=True, default="127.0.0.1")
+@option("--port", envvar="MODELYARD_PORT", show_envvar=True, default=5000, type=int)
+@option(
     "--workers",
     envvar="MODELYARD_WORKERS",
     show_envvar=True,
@@ -22,7 +23,7 @@ from modelyard.settings import Settings
     type=click.IntRange(1, 64),
     help="Worker processes.",
 )
-@click.option(
+@option(
     "--pool-size",
     envvar="MODELYARD_POOL_SIZE",
     show_envvar=True,

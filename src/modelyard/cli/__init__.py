@@ -13,6 +13,7 @@ import click
 
 from modelyard import logs
 from modelyard.cli._common import run_command
+from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.serve import server
 from modelyard.db.conninfo import DEFAULT_SCHEMA
@@ -63,6 +64,8 @@ def cli(
 
 cli.add_command(db)
 cli.add_command(server)
+cli.add_command(backup_command)
+cli.add_command(restore_command)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ def _add_experiment(dsn: str, name: str) -> None:
 def test_non_empty_target_is_refused_and_untouched(archive: Path, populated: str) -> None:
     _add_experiment(populated, "precious")
     before = contents(populated)
-    with pytest.raises(RestoreRefused, match="not empty.*--replace"):
+    with pytest.raises(RestoreRefused, match=r"not empty.*--replace"):
         restore(populated, SCHEMA, archive)
     assert contents(populated) == before
 

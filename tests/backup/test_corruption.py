@@ -27,7 +27,11 @@ def _bump_rows(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _bad_json(archive: Path) -> None:
+def _not_a_tar(archive: Path) -> None:
+    archive.write_bytes(b"PGDMP not a tar" * 100)
+
+
+def _foreign_manifest(archive: Path) -> None:
     rewrite(archive, manifest=lambda body: {**body, "format": None})
 
 
@@ -38,7 +42,11 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda a: rewrite(a, manifest=_bump_rows),
         "manifest.json was modified",
     ),
-    "not a modelyard manifest": (_bad_json, "not a modelyard backup manifest"),
+    "not a modelyard manifest": (_foreign_manifest, "not a modelyard backup manifest"),
+    "manifest not JSON": (
+        lambda a: rewrite(a, add={MANIFEST_MEMBER: b"{not json"}),
+        "manifest.json is not valid JSON",
+    ),
     "extra member": (
         lambda a: rewrite(a, add={"artifacts/x/model.bin": b"weights"}),
         "artifacts/x/model.bin is not in the manifest",
@@ -46,7 +54,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "unexpected member": (lambda a: rewrite(a, add={"notes.txt": b"hi"}), "unexpected archive"),
     "missing dump": (lambda a: rewrite(a, drop=(DUMP_MEMBER,)), "lacks database.dump"),
     "missing manifest": (lambda a: rewrite(a, drop=(MANIFEST_MEMBER,)), "no manifest.json"),
-    "not a tar file": (lambda a: a.write_bytes(b"PGDMP not a tar" * 100), "not a modelyard"),
+    "not a tar file": (_not_a_tar, "not a modelyard"),
 }
 
 

@@ -22,6 +22,7 @@ from modelyard.errors import BackupError
 from modelyard.sql import query
 
 Connection = psycopg.Connection[tuple[object, ...]]
+_REPORT_EVERY = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,18 @@ def table_digests(conn: Connection, tables: list[Table], progress: Progress) -> 
             statement = sql.SQL(query("backup.copy_rows")).format(
                 table=table.identifier, order=table.order_by()
             )
+            unreported = 0
             with conn.cursor().copy(statement) as copy:
                 for chunk in copy:
                     digest.update(chunk)
                     # In COPY text format a newline inside a value is escaped: one per row.
                     lines = bytes(chunk).count(b"\n")
                     rows += lines
-                    advance(lines)
+                    unreported += lines
+                    if unreported >= _REPORT_EVERY:  # a bar update per row would cost more
+                        advance(unreported)
+                        unreported = 0
+            advance(unreported)
             if rows != counts[table.name]:
                 raise BackupError(
                     f"table {table.name}: counted {counts[table.name]} rows but read {rows}; "

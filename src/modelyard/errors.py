@@ -129,6 +129,19 @@ class BackupError(ModelyardError):
     http_status = 500
 
 
+class BackupCorrupted(BackupError):
+    """A backup archive is damaged: a missing or extra member, a bad checksum, a broken dump."""
+
+    code = "BACKUP_CORRUPTED"
+
+
+class RestoreRefused(BackupError):
+    """A restore would overwrite data or cannot apply here (non-empty target, newer schema)."""
+
+    code = "RESTORE_REFUSED"
+    http_status = 409
+
+
 def _all_subclasses(cls: type[ModelyardError]) -> list[type[ModelyardError]]:
     found: list[type[ModelyardError]] = []
     for sub in cls.__subclasses__():

@@ -13,6 +13,7 @@ import click
 
 from modelyard import logs
 from modelyard.cli._common import option, run_command
+from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
@@ -63,7 +64,16 @@ def cli(
     )
 
 
-for command in (db, server, experiments, runs, models, versions):
+for command in (
+    db,
+    server,
+    experiments,
+    runs,
+    models,
+    versions,
+    backup_command,
+    restore_command,
+):
     cli.add_command(command)
 
 

@@ -36,6 +36,8 @@ class Settings:
     log_level: str = "warning"
     # Largest request body accepted, in bytes (a 100,000-point metric batch is ~5 MB of JSON).
     max_body_bytes: int = 64 * 1024 * 1024
+    # Set by the runner with several workers: where they share their Prometheus counters.
+    metrics_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:

@@ -3,15 +3,23 @@
 Request counts and latencies are labelled by route template (``/api/v1/runs/{run_id}``), not by
 raw path, so the number of series stays bounded. Pool use is read from psycopg_pool's stats at
 scrape time.
+
+With several worker processes a scrape reaches one of them, yet must report the requests of all:
+each worker then writes its counters to memory-mapped files in a directory the runner shares
+(prometheus_client's multiprocess mode), and ``/metrics`` merges those files. Pool gauges stay
+per process and carry a ``worker`` label.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,30 +39,41 @@ class PoolCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         stats = self._pool.get_stats()
+        worker = str(os.getpid())
         for name, key, doc in (
             ("modelyard_pool_size", "pool_size", "Connections open in the pool"),
             ("modelyard_pool_available", "pool_available", "Idle connections in the pool"),
             ("modelyard_pool_waiting", "requests_waiting", "Requests waiting for a connection"),
         ):
-            yield GaugeMetricFamily(name, doc, value=float(stats.get(key, 0)))
+            family = GaugeMetricFamily(name, doc, labels=["worker"])
+            family.add_metric([worker], float(stats.get(key, 0)))
+            yield family
 
 
 class Metrics:
     """The Prometheus registry of one app (no process-global registry: apps stay independent)."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, shared_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry()
+        owner: CollectorRegistry | None = self.registry
+        if shared_dir is not None:
+            # Only ever in a worker process the runner forked for serving: the library picks
+            # its value storage from this variable and this module global.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared_dir)
+            values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+            MultiProcessCollector(self.registry, path=str(shared_dir))  # type: ignore[no-untyped-call]
+            owner = None  # values live in the shared files; the collector above reads them
         self.requests = Counter(
             "modelyard_http_requests",
             "HTTP requests handled",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=owner,
         )
         self.latency = Histogram(
             "modelyard_http_request_duration_seconds",
             "HTTP request latency",
             ["method", "route"],
-            registry=self.registry,
+            registry=owner,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )
         self.registry.register(PoolCollector(pool))

@@ -19,6 +19,15 @@ from modelyard.db.migrate import status, upgrade
 from modelyard.errors import DatabaseUnavailable, SchemaOutdated
 from modelyard.settings import Settings
 
+# Server settings of the embedded PostgreSQL, on top of PostgreSQL's defaults.
+EMBEDDED_SETTINGS = {
+    # Room for several server workers with their pools plus CLI commands.
+    "max_connections": 200,
+    # The data directory is on a local disk, usually an SSD: random reads cost about as much as
+    # sequential ones, and the planner should know it to use the key/value indexes of search.
+    "random_page_cost": 1.1,
+}
+
 
 def ensure_database(admin_dsn: str, name: str) -> str:
     """Create database ``name`` (UTF8, from template0) if it is missing; return its DSN."""
@@ -68,7 +77,10 @@ def open_database(settings: Settings, *, for_serving: bool = False) -> Iterator[
         return
     from modelyard.embedded import EmbeddedPostgres
 
-    with EmbeddedPostgres(settings.data_dir).session() as server:
+    embedded = EmbeddedPostgres(
+        settings.data_dir, settings=EMBEDDED_SETTINGS, run_as=settings.pg_user
+    )
+    with embedded.session() as server:
         dsn = ensure_database(server.dsn(), settings.database_name)
         if for_serving:
             upgrade(dsn, settings.schema)

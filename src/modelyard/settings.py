@@ -26,6 +26,9 @@ class Settings:
 
     database_url: str | None = None
     data_dir: Path = field(default_factory=default_data_dir)
+    # As root where user namespaces are blocked: the existing unprivileged account that runs the
+    # embedded PostgreSQL.
+    pg_user: str | None = None
     schema: str = DEFAULT_SCHEMA
     database_name: str = DEFAULT_DATABASE
     host: str = "127.0.0.1"

@@ -35,7 +35,14 @@ from modelyard.settings import Settings, default_data_dir
     show_envvar=True,
     type=click.Path(file_okay=False, path_type=Path),
     default=default_data_dir,
+    show_default="$XDG_DATA_HOME/modelyard, else ~/.local/share/modelyard",
     help="Directory of the embedded PostgreSQL and local data.",
+)
+@option(
+    "--pg-user",
+    envvar="MODELYARD_PG_USER",
+    default=None,
+    help="As root without user namespaces: the existing account that runs embedded PostgreSQL.",
 )
 @option(
     "--schema",
@@ -55,12 +62,21 @@ from modelyard.settings import Settings, default_data_dir
 @click.version_option(package_name="modelyard")
 @click.pass_context
 def cli(
-    ctx: click.Context, database_url: str | None, data_dir: Path, schema: str, log_level: str
+    ctx: click.Context,
+    database_url: str | None,
+    data_dir: Path,
+    pg_user: str | None,
+    schema: str,
+    log_level: str,
 ) -> None:
     """modelyard: ML experiment tracking and model registry on PostgreSQL."""
     logs.configure(log_level)
     ctx.obj = Settings(
-        database_url=database_url or None, data_dir=data_dir, schema=schema, log_level=log_level
+        database_url=database_url or None,
+        data_dir=data_dir,
+        pg_user=pg_user or None,
+        schema=schema,
+        log_level=log_level,
     )
 
 

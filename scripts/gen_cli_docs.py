@@ -134,11 +134,11 @@ modelyard versions search "name = 'mnist-classifier' and tags.validated = 'yes'"
     "backup": """\
 Writes one archive file holding a consistent dump of the modelyard schema and the checksums it is
 verified against; `--verify` checks an archive without a database. See
-[operations](operations.md) for schedules and restore drills.
+[operations](operations.md) for what an archive holds, restores and restore drills.
 
 ```sh
-modelyard backup /var/backups/modelyard/$(date +%F).tar
-modelyard backup --verify /var/backups/modelyard/2026-01-31.tar
+modelyard backup /backups/modelyard-$(date +%F).backup
+modelyard backup --verify /backups/modelyard-2026-01-31.backup
 ```
 """,
     "restore": """\
@@ -147,7 +147,7 @@ transaction. It refuses a schema that already holds data unless `--replace`. Sto
 first. See [operations](operations.md).
 
 ```sh
-modelyard restore /var/backups/modelyard/2026-01-31.tar
+modelyard restore /backups/modelyard-2026-01-31.backup
 ```
 """,
 }

@@ -46,9 +46,13 @@ def ensure_database(admin_dsn: str, name: str) -> str:
 
 
 def require_current_schema(dsn: str, schema: str) -> None:
-    """Refuse to serve a database whose schema is not the one this modelyard expects."""
+    """Refuse to serve a database that lacks a migration this modelyard needs.
+
+    A schema that is newer (migrated by the next release) is fine: migrations only expand, so
+    the previous release's servers keep working during a rolling upgrade.
+    """
     report = status(dsn, schema)
-    if not report.up_to_date:
+    if report.pending:
         raise SchemaOutdated(
             f"schema {schema} is at version {report.current}, this modelyard needs "
             f"{report.latest}: run `modelyard db upgrade` (as the schema owner)",

@@ -12,6 +12,7 @@ per process and carry a ``worker`` label.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -26,9 +27,11 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.db.migrate import status as schema_status
 from modelyard.server.responses import JSON
+from modelyard.sql import migrations, query
 from modelyard.store._base import Pool
+
+access_log = logging.getLogger("modelyard.access")
 
 
 class PoolCollector(Collector):
@@ -106,6 +109,8 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # Routing rewrites scope (root_path, path_params); match the template on the original.
+        original = dict(scope)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -116,12 +121,22 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            elapsed = time.perf_counter() - started
             metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
+            route = _route_template(original)
             if metrics is not None:
-                route = _route_template(scope)
                 metrics.requests.labels(scope["method"], route, str(status)).inc()
-                metrics.latency.labels(scope["method"], route).observe(
-                    time.perf_counter() - started
+                metrics.latency.labels(scope["method"], route).observe(elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": route,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                    },
                 )
 
 
@@ -131,32 +146,30 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    """Readiness: the database answers and its schema is the one this modelyard expects."""
-    state = request.app.state
+    """Readiness: the database answers through the pool and has every migration we need.
+
+    A newer schema is ready too (migrations only expand), so during a rolling upgrade the
+    previous release's servers stay in the load balancer until they are replaced.
+    """
     try:
-        async with state.store.pool.connection(timeout=5) as conn:
-            await conn.execute("SELECT 1")
-        schema = await _schema_status(request)
+        async with request.app.state.store.pool.connection(timeout=5) as conn:
+            cur = await conn.execute(query("migrate.applied"))
+            applied = {int(str(row[0])) for row in await cur.fetchall()}
     except Exception as exc:  # any failure means "not ready", reported, not raised
-        return JSON({"status": "unavailable", "reason": str(exc).splitlines()[0]}, 503)
-    if not schema.up_to_date:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return JSON({"status": "unavailable", "reason": reason}, 503)
+    pending = [m.version for m in migrations() if m.version not in applied]
+    if pending:
         return JSON(
             {
                 "status": "schema_outdated",
-                "current": schema.current,
-                "latest": schema.latest,
+                "current": max(applied, default=0),
+                "pending": pending,
                 "reason": "run `modelyard db upgrade`",
             },
             503,
         )
-    return JSON({"status": "ready", "schema_version": schema.current})
-
-
-async def _schema_status(request: Request):  # type: ignore[no-untyped-def]
-    import anyio.to_thread
-
-    state = request.app.state
-    return await anyio.to_thread.run_sync(schema_status, state.conninfo, state.settings.schema)
+    return JSON({"status": "ready", "schema_version": max(applied)})
 
 
 async def metrics_endpoint(request: Request) -> Response:

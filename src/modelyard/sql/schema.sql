@@ -178,6 +178,35 @@ CREATE TABLE ingest_receipt (
 
 CREATE INDEX ingest_receipt_created_idx ON ingest_receipt (created_at);
 
+-- The session's staging table for the binary COPY of a metric batch, one row per chunk (see
+-- store/_metric_copy.py), created when the session lacks it. Called in every ingest transaction
+-- rather than once per connection: behind a transaction-mode pooler (PgBouncer) consecutive
+-- transactions of one client connection may run in different server sessions. ON COMMIT DELETE
+-- ROWS empties it at the end of every transaction, so a batch never leaks into the next one, and
+-- the arrays are stored uncompressed: they are compressed (or not) once, in metric_chunk.
+CREATE FUNCTION ensure_metric_staging_v1() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.metric_staging') IS NULL THEN
+        CREATE TEMP TABLE metric_staging (
+            key        text               NOT NULL,
+            part       integer            NOT NULL,
+            n          integer            NOT NULL,
+            min_step   bigint             NOT NULL,
+            max_step   bigint             NOT NULL,
+            steps      bigint[]           NOT NULL,
+            timestamps bigint[]           NOT NULL,
+            vals       double precision[] NOT NULL
+        ) ON COMMIT DELETE ROWS;
+        ALTER TABLE pg_temp.metric_staging
+            ALTER COLUMN steps SET STORAGE EXTERNAL,
+            ALTER COLUMN timestamps SET STORAGE EXTERNAL,
+            ALTER COLUMN vals SET STORAGE EXTERNAL;
+    END IF;
+END;
+$$;
+
+
 -- Applies one staged metric batch to a run, in the caller's transaction. The store COPYs the batch
 -- into its session's pg_temp.metric_staging (queries/metrics.sql) as ready-made chunks: one row
 -- per (key, part) holding at most chunk_points points sorted by (step, timestamp, value), parts

@@ -43,6 +43,13 @@ class MalformedRequest(InvalidInput):
     code = "MALFORMED_REQUEST"
 
 
+class PayloadTooLarge(InvalidInput):
+    """The request body is larger than the server accepts (``--max-body-mb``)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
 class FilterSyntaxError(InvalidInput):
     """A search filter or order-by clause did not parse; ``details`` carries the position."""
 

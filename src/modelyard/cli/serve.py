@@ -31,8 +31,17 @@ from modelyard.settings import Settings
     type=click.IntRange(1, 1000),
     help="Database connections per worker, at most.",
 )
+@option(
+    "--max-body-mb",
+    envvar="MODELYARD_MAX_BODY_MB",
+    default=64,
+    type=click.IntRange(1, 4096),
+    help="Largest request body accepted, in MiB (a 100,000-point batch is about 5 MiB).",
+)
 @click.pass_obj
-def server(settings: Settings, host: str, port: int, workers: int, pool_size: int) -> None:
+def server(
+    settings: Settings, host: str, port: int, workers: int, pool_size: int, max_body_mb: int
+) -> None:
     """Run the modelyard server until interrupted."""
     settings = dataclasses.replace(
         settings,
@@ -41,6 +50,7 @@ def server(settings: Settings, host: str, port: int, workers: int, pool_size: in
         workers=workers,
         pool_max_size=pool_size,
         pool_min_size=min(2, pool_size),
+        max_body_bytes=max_body_mb * 1024 * 1024,
     )
     with open_database(settings, for_serving=True) as dsn:
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)

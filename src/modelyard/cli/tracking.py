@@ -151,7 +151,7 @@ def _experiment_ids(client: Client, experiments: tuple[str, ...]) -> list[int]:
     help="Experiment id or name (repeatable).",
 )
 @option("--order-by", "-o", multiple=True, help="e.g. 'metrics.loss ASC' (repeatable).")
-@option("--max-results", type=click.IntRange(1, 100_000), default=100)
+@option("--max-results", type=click.IntRange(1, 50_000), default=100)
 @option("--lifecycle", type=click.Choice(["active", "deleted", "all"]), default="active")
 @url_option
 @json_option
@@ -183,7 +183,7 @@ def runs_search(
 
 @runs.command("list")
 @option("--experiment", "-e", "experiments", multiple=True, required=True)
-@option("--max-results", type=click.IntRange(1, 100_000), default=100)
+@option("--max-results", type=click.IntRange(1, 50_000), default=100)
 @url_option
 @json_option
 @click.pass_context

@@ -428,3 +428,29 @@ CREATE TABLE model_alias (
 
 -- A version lists its aliases, and deleting a version cascades to them: both look up by version.
 CREATE INDEX model_alias_version_idx ON model_alias (model_id, version);
+
+-- A model version as the API shows it: with its model's name, its tags and its aliases. Every
+-- registry query that returns versions reads this view (the planner inlines it, so predicates on
+-- model_id/version/stage still reach the indexes), and analysts get the same shape.
+CREATE VIEW model_version_record AS
+SELECT m.name,
+       v.version,
+       floor(extract(epoch FROM v.created_at) * 1000)::bigint AS creation_timestamp,
+       floor(extract(epoch FROM v.updated_at) * 1000)::bigint AS last_updated_timestamp,
+       v.stage,
+       v.source,
+       v.run_id,
+       v.run_link,
+       v.description,
+       v.user_id,
+       v.status,
+       v.status_message,
+       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
+                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb) AS tags,
+       ARRAY(SELECT a.alias FROM model_alias a
+             WHERE a.model_id = v.model_id AND a.version = v.version
+             ORDER BY a.alias) AS aliases,
+       v.model_id,
+       m.workspace_id
+FROM registered_model m
+JOIN model_version v ON v.model_id = m.model_id;

@@ -11,9 +11,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from modelyard.cli._common import option
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-json_option: Callable[[F], F] = click.option(
+json_option: Callable[[F], F] = option(
     "--json", "as_json", is_flag=True, help="Print JSON instead of a table."
 )
 
@@ -57,7 +59,11 @@ def show(
                 for field, _ in columns
             )
         )
-    Console(soft_wrap=True).print(table)
+    console = Console()
+    if not console.is_terminal:
+        # Piped into grep or a file: keep each row on one line instead of folding at 80 columns.
+        console = Console(width=10_000)
+    console.print(table)
 
 
 def show_one(item: dict[str, Any] | None, *, as_json: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from modelyard.cli._common import echo_json
+from modelyard.cli._common import echo_json, option
 from modelyard.database import open_database
 from modelyard.db.migrate import status, upgrade
 from modelyard.settings import Settings
@@ -31,7 +31,7 @@ def db_upgrade(settings: Settings) -> None:
 
 
 @db.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def db_status(settings: Settings, as_json: bool) -> None:
     """Show the applied and pending migrations; exit 1 when not up to date."""

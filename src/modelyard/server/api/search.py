@@ -10,7 +10,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelyard.errors import NotFound
 from modelyard.server.api import schemas as s
 from modelyard.server.api._nonfinite import run_to_wire
 from modelyard.server.api._request import store
@@ -18,40 +17,32 @@ from modelyard.server.api._routing import ApiRoute
 from modelyard.server.responses import JSON, decode
 from modelyard.store.pagination import Page
 from modelyard.store.registry_records import ModelVersion
-from modelyard.store.run_data import Run, load_runs
+from modelyard.store.run_data import Run
 
 
 async def search_runs(request: Request) -> Response:
     body = await decode(request, s.SearchRuns)
-    run_search = store(request).run_search
     # The page of ids and the runs they name are read in one transaction (one snapshot).
-    async with run_search.transaction() as conn:
-        ids, token = await run_search.search_in(
-            conn,
-            body.experiment_ids,
-            body.filter,
-            body.order_by,
-            lifecycle=body.lifecycle,
-            max_results=body.max_results,
-            page_token=body.page_token,
-        )
-        runs = await load_runs(conn, ids)
-    return JSON(Page(items=[run_to_wire(run) for run in runs], next_page_token=token))
+    page = await store(request).run_search.search_runs(
+        body.experiment_ids,
+        body.filter,
+        body.order_by,
+        lifecycle=body.lifecycle,
+        max_results=body.max_results,
+        page_token=body.page_token,
+    )
+    return JSON(
+        Page(items=[run_to_wire(run) for run in page.items], next_page_token=page.next_page_token)
+    )
 
 
 async def search_versions(request: Request) -> Response:
     body = await decode(request, s.SearchVersions)
-    opened = store(request)
-    pairs, token = await opened.model_version_search.search(
+    # Versions deleted between the search and the load are left out, not an error.
+    page = await store(request).model_version_search.search_versions(
         body.filter, body.order_by, max_results=body.max_results, page_token=body.page_token
     )
-    items = []
-    for name, number in pairs:
-        try:
-            items.append(await opened.registry.get_version(name, number))
-        except NotFound:  # deleted between the search and this read: left out, not an error
-            continue
-    return JSON(Page(items=items, next_page_token=token))
+    return JSON(page)
 
 
 routes = [

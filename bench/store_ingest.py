@@ -96,7 +96,10 @@ async def concurrent(
     async def one(run_id: str) -> None:
         i = 0
         while time.monotonic() < deadline:
-            done[0] += await store.metrics.log(run_id, make_batch(i, size, values))
+            # Await first: `done[0] += await ...` would read done[0] before the await and lose
+            # the other tasks' increments made meanwhile.
+            applied = await store.metrics.log(run_id, make_batch(i, size, values))
+            done[0] += applied
             i += 1
 
     start = time.perf_counter()

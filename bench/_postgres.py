@@ -70,10 +70,8 @@ def embedded_postgres(data_dir: Path) -> Iterator[Postgres]:
         with psycopg.connect(admin) as conn:
             row = conn.execute("SHOW server_version").fetchone()
             version = str(row[0]) if row else "?"
-            shown = {
-                name: str(
-                    conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
-                )  # type: ignore[index]
-                for name in (*SETTINGS, "fsync", "synchronous_commit", "jit")
-            }
+            shown: dict[str, str] = {}
+            for name in (*SETTINGS, "fsync", "synchronous_commit"):
+                setting = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+                shown[name] = str(setting[0]) if setting else "?"
         yield Postgres(server=server, version=version, settings=shown)

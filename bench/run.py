@@ -11,6 +11,7 @@ BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -176,7 +177,7 @@ class Bench:
                     call.send(http)
                 )
                 out[label] = latency(
-                    lambda c=call: c.send(http), warmup=3, max_calls=300, max_seconds=bound
+                    functools.partial(call.send, http), warmup=3, max_calls=300, max_seconds=bound
                 ).as_dict()
         out["ingest"] = {}
         for threads in self.args.threads:

@@ -13,8 +13,10 @@ GRANT = PG + "grant:Grant"
 DEFAULTS = PG + "defaultPrivileges:DefaultPrivileges"
 SERVER_SECRETS = {"serverPassword": "admin-secret"}
 
-# Privileges that would let a role change the schema or bypass row-by-row deletes.
-DDL_LIKE = {"CREATE", "TRUNCATE", "REFERENCES", "TRIGGER", "ALL", "TEMPORARY"}
+# Privileges that would let a role change the schema or bypass row-by-row deletes. TEMPORARY is
+# not among them: a temp table lives in the session's own pg_temp schema (the app role needs it
+# for the metric store's staging table), so it changes nothing other sessions see.
+DDL_LIKE = {"CREATE", "TRUNCATE", "REFERENCES", "TRIGGER", "ALL"}
 
 
 def is_secret_input(value: Any) -> bool:
@@ -64,7 +66,7 @@ def test_roles_log_in_with_their_own_connection_limits(default: Deployment) -> N
 
 def test_app_role_reads_and_writes_rows_but_cannot_change_the_schema(default: Deployment) -> None:
     expected = {
-        "database": {"CONNECT"},
+        "database": {"CONNECT", "TEMPORARY"},
         "schema": {"USAGE"},
         "table": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "sequence": {"USAGE", "SELECT", "UPDATE"},

@@ -129,6 +129,13 @@ class BackupError(ModelyardError):
     http_status = 500
 
 
+class BootstrapError(ModelyardError):
+    """``modelyard db bootstrap`` cannot make the server match the spec."""
+
+    code = "BOOTSTRAP_ERROR"
+    http_status = 500
+
+
 def _all_subclasses(cls: type[ModelyardError]) -> list[type[ModelyardError]]:
     found: list[type[ModelyardError]] = []
     for sub in cls.__subclasses__():

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 from modelyard.db.conninfo import with_database
-from modelyard.db.migrate import upgrade
-from modelyard.errors import DatabaseUnavailable
+from modelyard.db.migrate import status, upgrade
+from modelyard.errors import DatabaseUnavailable, SchemaOutdated
 from modelyard.settings import Settings
 
 
@@ -24,22 +25,43 @@ def ensure_database(admin_dsn: str, name: str) -> str:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not found:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
-                    sql.Identifier(name)
+            try:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
+                        sql.Identifier(name)
+                    )
                 )
-            )
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another modelyard command created it between our check and now
     return with_database(admin_dsn, name)
 
 
+def require_current_schema(dsn: str, schema: str) -> None:
+    """Refuse to serve a database whose schema is not the one this modelyard expects."""
+    report = status(dsn, schema)
+    if not report.up_to_date:
+        raise SchemaOutdated(
+            f"schema {schema} is at version {report.current}, this modelyard needs "
+            f"{report.latest}: run `modelyard db upgrade` (as the schema owner)",
+            current=report.current,
+            latest=report.latest,
+        )
+
+
 @contextmanager
-def open_database(settings: Settings, *, apply_schema: bool = False) -> Iterator[str]:
-    """The DSN to work on, valid inside the block; optionally brings the schema up to date."""
+def open_database(settings: Settings, *, for_serving: bool = False) -> Iterator[str]:
+    """The DSN to work on, valid inside the block.
+
+    ``for_serving`` prepares the database for the server. The embedded database is modelyard's
+    own, so its schema is brought up to date on start. An external database's schema changes
+    only by an explicit ``modelyard db upgrade``, typically run as the owner role while the
+    server connects as a role that cannot change the schema; the server just checks it.
+    """
     if settings.database_url is not None:
         dsn = settings.database_url
         try:
-            if apply_schema:
-                upgrade(dsn, settings.schema)
+            if for_serving:
+                require_current_schema(dsn, settings.schema)
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
         yield dsn
@@ -48,6 +70,6 @@ def open_database(settings: Settings, *, apply_schema: bool = False) -> Iterator
 
     with EmbeddedPostgres(settings.data_dir).session() as server:
         dsn = ensure_database(server.dsn(), settings.database_name)
-        if apply_schema:
+        if for_serving:
             upgrade(dsn, settings.schema)
         yield dsn

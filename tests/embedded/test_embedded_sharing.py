@@ -27,6 +27,32 @@ def test_second_session_attaches_and_only_the_owner_stops(tmp_path: Path) -> Non
     assert embedded.running() is None
 
 
+def test_the_last_session_out_stops_the_server(tmp_path: Path) -> None:
+    """An owner that ends first leaves the server to the session still attached to it."""
+    owner_session = EmbeddedPostgres(tmp_path, settings=FAST).session()
+    owner = owner_session.__enter__()
+    attached_session = EmbeddedPostgres(tmp_path, settings=FAST).session()
+    attached = attached_session.__enter__()
+    assert owner.owned and not attached.owned
+    owner_session.__exit__(None, None, None)
+    assert pid_alive(owner.pid), "the owner stopped a server another session still uses"
+    with psycopg.connect(attached.dsn()) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    attached_session.__exit__(None, None, None)
+    assert not pid_alive(owner.pid), "the last session out must stop the server"
+
+
+def test_a_detached_server_outlives_every_session(tmp_path: Path) -> None:
+    embedded = EmbeddedPostgres(tmp_path, settings=FAST)
+    started = embedded.start()
+    try:
+        with EmbeddedPostgres(tmp_path, settings=FAST).session() as attached:
+            assert attached.pid == started.pid
+        assert pid_alive(started.pid)
+    finally:
+        assert embedded.stop()
+
+
 def test_two_processes_racing_end_with_one_server(tmp_path: Path) -> None:
     children = [start_session_child(tmp_path) for _ in range(2)]
     try:

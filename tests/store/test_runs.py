@@ -431,3 +431,19 @@ async def test_param_write_waits_for_concurrent_run_delete(store: Store) -> None
     )
     assert isinstance(result, InvalidState)
     assert await _rows(store, "SELECT * FROM run_param") == []
+
+
+async def test_metric_write_waits_for_concurrent_run_delete(store: Store) -> None:
+    run = await store.runs.create(await _experiment(store))
+    rid = uuid.UUID(run.run_id)
+    result = await _blocked_then_released(
+        store,
+        [
+            (query("runs.lock_for_update"), {"run_id": rid}),
+            (query("runs.set_lifecycle"), {"run_id": rid, "lifecycle_stage": "deleted"}),
+        ],
+        lambda: store.metrics.log(run.run_id, [("loss", 0.5, 1, 1000)]),
+    )
+    assert isinstance(result, InvalidState)
+    assert await _rows(store, "SELECT * FROM metric_chunk") == []
+    assert await _rows(store, "SELECT * FROM metric_series") == []

@@ -57,7 +57,11 @@ def show(
                 for field, _ in columns
             )
         )
-    Console(soft_wrap=True).print(table)
+    console = Console()
+    if not console.is_terminal:
+        # Piped into grep or a file: keep each row on one line instead of folding at 80 columns.
+        console = Console(width=10_000)
+    console.print(table)
 
 
 def show_one(item: dict[str, Any] | None, *, as_json: bool) -> None:

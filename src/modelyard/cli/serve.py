@@ -41,6 +41,6 @@ def server(settings: Settings, host: str, port: int, workers: int, pool_size: in
         pool_max_size=pool_size,
         pool_min_size=min(2, pool_size),
     )
-    with open_database(settings, apply_schema=True) as dsn:
+    with open_database(settings, for_serving=True) as dsn:
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)
         serve(settings, dsn)

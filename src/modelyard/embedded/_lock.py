@@ -19,10 +19,11 @@ _POLL_SECONDS = 0.02
 
 
 class FileLock:
-    """An exclusive ``flock`` on ``path`` (created 0600 if missing)."""
+    """An exclusive (or, with ``shared``, a shared) ``flock`` on ``path`` (created 0600)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
         self.path = path
+        self._mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         self._fd: int | None = None
 
     @property
@@ -35,7 +36,7 @@ class FileLock:
             return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, self._mode | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False

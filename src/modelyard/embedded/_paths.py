@@ -51,6 +51,10 @@ class Layout:
         return self.root / "pg.owner"
 
     @property
+    def users_file(self) -> Path:
+        return self.root / "pg.users"
+
+    @property
     def pid_file(self) -> Path:
         return self.pgdata / "postmaster.pid"
 

@@ -13,11 +13,14 @@ Layout of a data directory (``MODELYARD_DATA_DIR``), all of it created on first 
                  so two processes starting at once end up with one server
     pg.owner     flock held, for as long as it runs, by the session that will stop the server;
                  its text says who: "session <pid>", or "detached" after ``start()``
+    pg.users     shared flock held by every session using the server, owner or attached
 
 Sharing: ``session()`` attaches to a server already running on the data directory, or starts
-one and stops it (fast shutdown) when the session ends. A session that only attached leaves
-the server running. When the owning process died without stopping its server, the pg.owner
-lock is free and the next session adopts the server (and stops it when it ends). A server
+one and stops it (fast shutdown) when the session ends. The last one out stops it: an owner
+that ends while other sessions are still attached leaves the server to them, and the last
+attached session to end stops it, so a short command never pulls the server from under a
+longer one that attached to it. When the owning process died without stopping its server, the
+pg.owner lock is free and the next session adopts the server (and stops it when it ends). A server
 left by ``start()`` is never stopped by sessions, only by ``stop()``. A stale postmaster.pid
 (dead pid, or a pid reused by another process) is removed before starting.
 """
@@ -112,20 +115,44 @@ class EmbeddedPostgres:
         """Use the server for the ``with`` block: attach to the running one, or start it and
         stop it at the end."""
         owner = FileLock(self.layout.owner_file)
+        user = FileLock(self.layout.users_file, shared=True)
         server: Server | None = None
         try:
             with self._locked():
                 server = self._attach_or_start(owner)
+                # Only a stopping session holds pg.users exclusively, and it also holds
+                # pg.lock, which we hold now: this never waits.
+                user.acquire(self.timeout)
             yield server
         finally:
             try:
-                if server is not None and server.owned:
+                if server is not None:
                     with self._locked():
-                        self._stop_if(server.pid)
-                        if owner.held:
+                        user.release()
+                        if self._last_one_out(owner):
+                            self._stop_if(server.pid)
                             owner.write("")
             finally:
                 owner.release()
+                user.release()
+
+    def _last_one_out(self, owner: FileLock) -> bool:
+        """Whether the ending session should stop the server (call holding pg.lock).
+
+        True when the server was started by a session (not ``start()``), that session is this
+        one or has ended, and no other session still uses the server.
+        """
+        if not owner.held:
+            if not owner.try_acquire():
+                return False  # its owner is alive and will decide
+            if not read_text(owner.path).startswith(_SESSION):
+                owner.release()  # detached: only stop() ends it
+                return False
+        others = FileLock(self.layout.users_file)
+        if not others.try_acquire():
+            return False  # still in use; the last of those sessions will stop it
+        others.release()
+        return True
 
     def start(self) -> Server:
         """Start the server, or find it running, and leave it running after we exit."""

@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.server import observability
+from modelyard.server.api import experiments, metrics, models, openapi, runs, search, versions
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.settings import Settings
 from modelyard.store import Store
@@ -17,7 +18,15 @@ from modelyard.store import Store
 
 def api_routes() -> list[BaseRoute]:
     """Routes of ``/api/v1``; each resource module contributes its own list."""
-    return []
+    return [
+        *experiments.routes,
+        *runs.routes,
+        *search.routes,
+        *metrics.routes,
+        *models.routes,
+        *versions.routes,
+        *openapi.routes,
+    ]
 
 
 def create_app(settings: Settings, conninfo: str) -> Starlette:

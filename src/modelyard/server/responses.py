@@ -40,8 +40,8 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     )
 
 
-async def decode(request: Request, type_: type[T]) -> T:
-    """The request body decoded and validated as ``type_``; a bad body is a 400, never a 500."""
+async def read_body(request: Request) -> bytes:
+    """The request body, refused (400, with the limit) when larger than the configured maximum."""
     limit: int = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -51,12 +51,22 @@ async def decode(request: Request, type_: type[T]) -> T:
         raise errors.InvalidInput(f"request body larger than {limit} bytes", limit=limit)
     if not body:
         raise errors.MalformedRequest("request body is empty; expected a JSON object")
+    return body
+
+
+def decode_body(body: bytes, type_: type[T]) -> T:
+    """``body`` decoded and validated as ``type_``; bad JSON or wrong types are a 400."""
     try:
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         raise errors.MalformedRequest(f"invalid request body: {exc}") from None
     except msgspec.DecodeError as exc:
         raise errors.MalformedRequest(f"malformed JSON: {exc}") from None
+
+
+async def decode(request: Request, type_: type[T]) -> T:
+    """The request body decoded and validated as ``type_``; a bad body is a 400, never a 500."""
+    return decode_body(await read_body(request), type_)
 
 
 async def modelyard_error_handler(request: Request, exc: Exception) -> Response:

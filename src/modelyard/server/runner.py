@@ -47,8 +47,25 @@ def _config(settings: Settings, conninfo: str) -> uvicorn.Config:
     )
 
 
-def _worker(settings: Settings, conninfo: str, sock: socket.socket) -> None:
-    uvicorn.Server(_config(settings, conninfo)).run(sockets=[sock])
+def _run(settings: Settings, conninfo: str, sock: socket.socket) -> None:
+    """Run one uvicorn server on ``sock`` until SIGINT/SIGTERM, then return normally.
+
+    uvicorn re-raises the stop signal after its graceful shutdown, restoring the handlers it
+    found. With the default handlers that kills the process (SIGTERM) or raises
+    KeyboardInterrupt (SIGINT) before the caller's cleanup runs: the embedded PostgreSQL would be
+    left running. Installing a no-op handler first makes that re-raise harmless.
+    """
+    received: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(_config(settings, conninfo)).run(sockets=[sock])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def serve(settings: Settings, conninfo: str) -> None:
@@ -56,13 +73,13 @@ def serve(settings: Settings, conninfo: str) -> None:
     sock = bind_socket(settings.host, settings.port)
     if settings.workers == 1:
         try:
-            uvicorn.Server(_config(settings, conninfo)).run(sockets=[sock])
+            _run(settings, conninfo, sock)
         finally:
             sock.close()
         return
     context = multiprocessing.get_context("fork")
     workers = [
-        context.Process(target=_worker, args=(settings, conninfo, sock), name=f"worker-{i}")
+        context.Process(target=_run, args=(settings, conninfo, sock), name=f"worker-{i}")
         for i in range(settings.workers)
     ]
     for worker in workers:
@@ -81,6 +98,6 @@ def serve(settings: Settings, conninfo: str) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         sock.close()
-    failed = [w.name for w in workers if w.exitcode not in (0, -signal.SIGTERM)]
+    failed = [w.name for w in workers if w.exitcode != 0]
     if failed:
         log.error("workers exited abnormally", extra={"workers": failed})

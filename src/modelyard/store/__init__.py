@@ -10,9 +10,12 @@ from __future__ import annotations
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
 from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.metrics import Metrics
+from modelyard.store.model_version_search import ModelVersionSearch
 from modelyard.store.pagination import Page
 from modelyard.store.registry import Registry
 from modelyard.store.run_data import LatestMetric, Run
+from modelyard.store.run_search import RunSearch
 from modelyard.store.runs import Runs
 
 __all__ = ["Experiment", "LatestMetric", "Page", "Run", "Store"]
@@ -26,6 +29,9 @@ class Store:
         self.experiments = Experiments(pool)
         self.runs = Runs(pool)
         self.registry = Registry(pool)
+        self.metrics = Metrics(pool)
+        self.run_search = RunSearch(pool)
+        self.model_version_search = ModelVersionSearch(pool)
 
     @classmethod
     async def open(

@@ -241,3 +241,20 @@ FROM registered_model m
 JOIN model_alias a ON a.model_id = m.model_id AND a.alias = %(alias)s
 JOIN model_version v ON v.model_id = a.model_id AND v.version = a.version
 WHERE m.workspace_id = %(ws)s AND m.name = %(name)s
+
+-- name: versions_by_keys
+-- Hydrates a page of search results, keeping the order of the (name, version) pairs given.
+SELECT m.name, v.version,
+       floor(extract(epoch FROM v.created_at) * 1000)::bigint,
+       floor(extract(epoch FROM v.updated_at) * 1000)::bigint,
+       v.stage, v.source, v.run_id, v.run_link, v.description, v.user_id, v.status,
+       v.status_message,
+       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
+                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb),
+       ARRAY(SELECT a.alias FROM model_alias a
+             WHERE a.model_id = v.model_id AND a.version = v.version ORDER BY a.alias),
+       v.model_id
+FROM unnest(%(names)s::text[], %(versions)s::integer[]) WITH ORDINALITY AS k(name, version, ord)
+JOIN registered_model m ON m.workspace_id = %(ws)s AND m.name = k.name
+JOIN model_version v ON v.model_id = m.model_id AND v.version = k.version
+ORDER BY k.ord

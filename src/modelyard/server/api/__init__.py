@@ -1,0 +1,1 @@
+"""modelyard's own REST API, ``/api/v1``: one module per resource, each exporting ``routes``."""

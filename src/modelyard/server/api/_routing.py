@@ -1,0 +1,138 @@
+"""Route declarations of ``/api/v1``: one method per route, with what the OpenAPI document needs.
+
+An :class:`ApiRoute` is a Starlette ``Route`` that also records its request body type, response
+type, success status and query parameters. The handlers parse their parameters through the same
+:class:`Query` objects the route declares, so the OpenAPI document (``openapi.py``) cannot drift
+from what the handlers accept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from modelyard.errors import InvalidInput
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+_PATH_PARAM = re.compile(r"{([a-z_]+)(?::[a-z]+)?}")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query parameter: its name, JSON-schema type, bounds and documentation."""
+
+    name: str
+    description: str
+    kind: type = str
+    default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+
+    def parse(self, request: Request) -> Any:
+        """The parameter's value from ``request``; a bad value is an InvalidInput (a 400)."""
+        raw = request.query_params.get(self.name)
+        if raw is None or raw == "":
+            return self.default
+        if self.kind is int:
+            return self._parse_int(raw)
+        if self.choices and raw not in self.choices:
+            raise InvalidInput(
+                f"query parameter {self.name} must be one of {', '.join(self.choices)}",
+                field=self.name,
+            )
+        return raw
+
+    def _parse_int(self, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidInput(
+                f"query parameter {self.name} must be an integer, got {raw!r}", field=self.name
+            ) from None
+        low = self.minimum if self.minimum is not None else -(2**63)
+        high = self.maximum if self.maximum is not None else 2**63 - 1
+        if not low <= value <= high:
+            raise InvalidInput(
+                f"query parameter {self.name} must be from {low} to {high}", field=self.name
+            )
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer" if self.kind is int else "string"}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        if self.default is not None:
+            schema["default"] = self.default
+        return schema
+
+
+@dataclass(frozen=True)
+class Header:
+    """A request header a route reads (documented in OpenAPI)."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a route takes and gives, for the OpenAPI document."""
+
+    method: str
+    summary: str
+    status: int
+    body: Any = None
+    response: Any = None
+    query: tuple[Query, ...] = ()
+    headers: tuple[Header, ...] = ()
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+class ApiRoute(Route):
+    """A Starlette route answering exactly one HTTP method, with its :class:`Spec`."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        endpoint: Handler,
+        *,
+        summary: str,
+        status: int = 200,
+        body: Any = None,
+        response: Any = None,
+        query: Sequence[Query] = (),
+        headers: Sequence[Header] = (),
+        path_params: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(path, endpoint, methods=[method], name=f"{method} {path}")
+        declared = dict(path_params or {})
+        for name in _PATH_PARAM.findall(path):
+            declared.setdefault(name, name.replace("_", " "))
+        self.spec = Spec(
+            method=method,
+            summary=summary,
+            status=status,
+            body=body,
+            response=response,
+            query=tuple(query),
+            headers=tuple(headers),
+            path_params=declared,
+        )
+
+    @property
+    def template(self) -> str:
+        """The path as OpenAPI writes it: ``{key}`` without Starlette's ``:path`` convertor."""
+        return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)

@@ -1,0 +1,150 @@
+"""``GET /openapi.json``: an OpenAPI 3.1 document built from the route table and msgspec structs.
+
+Nothing here is written by hand per endpoint: paths, methods, parameters, bodies and statuses come
+from each :class:`ApiRoute`'s spec, and the schemas from ``msgspec.json.schema_components`` over
+the same structs the handlers decode and encode. A route missing from the document is a bug that
+``tests/server/api/test_openapi.py`` catches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+
+from modelyard.server.api._routing import ApiRoute
+from modelyard.server.api.schemas import ErrorResponse
+from modelyard.server.responses import JSON
+
+API_PREFIX = "/api/v1"
+_REF = "#/components/schemas/{name}"
+# Path parameters that are not plain strings.
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "experiment_id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "run_id": {"type": "string", "pattern": "^[0-9a-fA-F-]{32,36}$"},
+}
+_ERROR_STATUSES = {
+    "400": "Invalid input: malformed JSON, wrong types, a bad parameter or filter",
+    "404": "A referenced object does not exist",
+    "409": "Conflict: a name is taken, a value contradicts a stored one, or a wrong state",
+    "500": "Internal error",
+    "503": "The database is unavailable or its schema is outdated",
+}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("modelyard")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0+source"
+
+
+def api_route_list(routes: Sequence[BaseRoute]) -> list[ApiRoute]:
+    """The ApiRoutes under the ``/api/v1`` mount of an app's route list."""
+    for route in routes:
+        if isinstance(route, Mount) and route.path == API_PREFIX:
+            return [r for r in route.routes if isinstance(r, ApiRoute)]
+    return []
+
+
+def build_document(routes: Sequence[ApiRoute]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes`` (mounted under ``/api/v1``)."""
+    types: list[Any] = [ErrorResponse]
+    for route in routes:
+        types.extend(t for t in (route.spec.body, route.spec.response) if t is not None)
+    unique = list(dict.fromkeys(types))
+    refs, components = msgspec.json.schema_components(unique, ref_template=_REF)
+    schema_of = dict(zip(unique, refs, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        item = paths.setdefault(API_PREFIX + route.template, {})
+        item[route.spec.method.lower()] = _operation(route, schema_of)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "modelyard API",
+            "version": _version(),
+            "description": "Experiment tracking and model registry on PostgreSQL; see docs/api.md.",
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
+def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
+    spec = route.spec
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": description,
+            "schema": _PATH_SCHEMAS.get(name, {"type": "string"}),
+        }
+        for name, description in spec.path_params.items()
+    ]
+    parameters += [
+        {
+            "name": q.name,
+            "in": "query",
+            "required": False,
+            "description": q.description,
+            "schema": q.schema(),
+        }
+        for q in spec.query
+    ]
+    parameters += [
+        {
+            "name": h.name,
+            "in": "header",
+            "required": False,
+            "description": h.description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        }
+        for h in spec.headers
+    ]
+    success: dict[str, Any] = {"description": spec.summary}
+    if spec.response is not None:
+        success["content"] = {"application/json": {"schema": schema_of[spec.response]}}
+    error = {"application/json": {"schema": schema_of[ErrorResponse]}}
+    responses: dict[str, Any] = {str(spec.status): success}
+    for status, description in _ERROR_STATUSES.items():
+        responses[status] = {"description": description, "content": error}
+    operation: dict[str, Any] = {
+        "operationId": route.endpoint.__name__,
+        "summary": spec.summary,
+        "tags": [route.template.strip("/").split("/")[0]],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schema_of[spec.body]}},
+        }
+    return operation
+
+
+async def openapi_document(request: Request) -> Response:
+    document = getattr(request.app.state, "openapi", None)
+    if document is None:  # built once per app, on first request
+        document = build_document(api_route_list(request.app.routes))
+        request.app.state.openapi = document
+    return JSON(document)
+
+
+routes = [
+    ApiRoute(
+        "GET",
+        "/openapi.json",
+        openapi_document,
+        summary="This API's OpenAPI 3.1 document",
+        response=dict[str, Any],
+    ),
+]

@@ -1,0 +1,107 @@
+"""The README's five-minute tour, step by step, as a user would type it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from cli_support import free_port, modelyard, start_server, stop_server
+
+import modelyard as my
+
+
+@pytest.fixture
+def server_url(database_url: str) -> Iterator[str]:
+    port = free_port()
+    process = start_server(["--database-url", database_url], port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(process)
+
+
+def test_the_tour(server_url: str) -> None:
+    env = {"MODELYARD_URL": server_url}
+    with my.start_run(experiment="mnist", name="baseline", url=server_url) as run:
+        run.log_params({"lr": 0.01, "optimizer": "adam"})
+        run.set_tag("team", "vision")
+        for step in range(1000):
+            run.log_metrics({"loss": 1 / (step + 1), "acc": step / 1000}, step=step)
+
+    listed = modelyard("experiments", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "mnist" in listed.stdout
+
+    found = modelyard(
+        "runs",
+        "search",
+        "-e",
+        "mnist",
+        "metrics.loss < 0.01 and params.optimizer = 'adam'",
+        "--json",
+        env=env,
+    )
+    assert found.returncode == 0, found.stderr
+    assert [r["run_id"] for r in json.loads(found.stdout)] == [run.id]
+
+    either = modelyard(
+        "runs",
+        "search",
+        "-e",
+        "mnist",
+        "params.lr > 0.001 or tags.team LIKE 'vis%'",
+        "-o",
+        "metrics.acc DESC",
+        env=env,
+    )
+    assert either.returncode == 0, either.stderr
+    assert run.id in either.stdout
+
+    shown = modelyard("runs", "show", run.id, "--json", env=env)
+    assert json.loads(shown.stdout)["params"]["optimizer"] == "adam"
+
+    created = modelyard(
+        "versions",
+        "create",
+        "mnist-classifier",
+        "--source",
+        "s3://models/mnist/1",
+        "--run-id",
+        run.id,
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    aliased = modelyard("models", "alias", "set", "mnist-classifier", "champion", "1", env=env)
+    assert aliased.returncode == 0, aliased.stderr
+    resolved = modelyard(
+        "models", "alias", "show", "mnist-classifier", "champion", "--json", env=env
+    )
+    assert json.loads(resolved.stdout)["version"] == 1
+
+    client = my.Client(server_url)
+    version = client.register_version("mnist-classifier", "s3://models/mnist/2", run_id=run.id)
+    client.set_alias("mnist-classifier", "champion", version["version"])
+    assert client.get_version_by_alias("mnist-classifier", "champion")["version"] == 2
+    client.close()
+
+
+def test_cli_errors_are_one_line(server_url: str) -> None:
+    env = {"MODELYARD_URL": server_url}
+    bad = modelyard("runs", "search", "-e", "nope", "metrics.loss <", env=env)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: ")
+    assert bad.stderr.count("\n") == 1
+
+    malformed = modelyard("experiments", "create", "x", env=env)
+    assert malformed.returncode == 0
+    syntax = modelyard("runs", "search", "-e", "x", "metrics.loss <", env=env)
+    assert syntax.returncode == 1
+    assert "position" in syntax.stderr or "expected" in syntax.stderr
+    assert "Traceback" not in syntax.stderr
+
+    down = modelyard(
+        "experiments", "list", env={"MODELYARD_URL": f"http://127.0.0.1:{free_port()}"}
+    )
+    assert down.returncode == 1
+    assert down.stderr.startswith("error: cannot reach modelyard")

@@ -102,29 +102,43 @@ async def test_the_store_works_as_the_app_role(provisioned: Cluster) -> None:
 async def test_metrics_are_logged_as_the_app_role(provisioned: Cluster) -> None:
     store = await Store.open(provisioned.dsn("app"), provisioned.schema, max_size=2)
     try:
-        if not hasattr(store, "metrics"):
-            pytest.skip("the metric store is not merged into this branch yet")
         experiment = await store.experiments.create("metrics")
         run = await store.runs.create(experiment.experiment_id)
         now = int(time.time() * 1000)
         points = [("loss", 1.0 / (step + 1), step, now + step) for step in range(100)]
-        # The batch goes through the session's TEMP staging table: needs TEMPORARY.
-        assert await store.metrics.log(run.run_id, points) == 100
+        # Twice on one pooled connection: the batch goes through the session's TEMP staging
+        # table (TEMPORARY on the database), created once and reused.
+        assert await store.metrics.log(run.run_id, points[:50]) == 50
+        assert await store.metrics.log(run.run_id, points[50:]) == 50
         latest = await store.metrics.latest(run.run_id)
-        assert latest["loss"].step == 99
+        assert (latest["loss"].step, latest["loss"].value) == (99, 0.01)
+        history = await store.metrics.history(run.run_id, "loss")
+        assert len(history.steps) == 100
     finally:
         await store.close()
 
 
 @pytest.mark.anyio
-async def test_the_server_is_ready_as_the_app_role(provisioned: Cluster) -> None:
-    app = create_app(Settings(database_url=provisioned.dsn("app")), provisioned.dsn("app"))
+async def test_the_server_serves_as_the_app_role(provisioned: Cluster) -> None:
+    dsn = provisioned.dsn("app")
+    app = create_app(Settings(database_url=dsn, schema=provisioned.schema), dsn)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
-            response = await client.get("/ready")
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "ready"
+        async with httpx.AsyncClient(transport=transport, base_url="http://m/api/v1") as client:
+            ready = await client.get("http://m/ready")
+            assert ready.status_code == 200, ready.text
+            created = await client.post("/experiments", json={"name": "over-http"})
+            assert created.status_code == 201, created.text
+            eid = created.json()["experiment_id"]
+            run = await client.post("/runs", json={"experiment_id": eid})
+            assert run.status_code == 201, run.text
+            rid = run.json()["run_id"]
+            body = {"keys": ["acc", "acc"], "values": [0.5, 0.75], "steps": [0, 1]}
+            logged = await client.post(f"/runs/{rid}/metrics", json=body)
+            assert logged.status_code == 200, logged.text
+            assert logged.json() == {"accepted": 2}
+            latest = await client.get(f"/runs/{rid}/metrics")
+    assert [(m["key"], m["step"], m["value"]) for m in latest.json()["items"]] == [("acc", 1, 0.75)]
 
 
 def test_readonly_role_selects_every_table(provisioned: Cluster) -> None:

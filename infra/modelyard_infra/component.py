@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
+# One URI format for both ways of applying the spec (Pulumi outputs, `db bootstrap` credentials).
+from modelyard.bootstrap.credentials import connection_uri
 from modelyard.bootstrap.spec import RoleSpec
 from modelyard_infra.grants import grant_role
 from modelyard_infra.server import Server, check_secrets, provision_server
 from modelyard_infra.settings import Secrets, Settings
 
 __all__ = ["ModelyardDatabase", "connection_uri"]
-
-
-def connection_uri(
-    user: str, password: str, host: str, port: int, database: str, sslmode: str
-) -> str:
-    """A libpq URI; user, password and database are percent-encoded."""
-    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    return f"postgresql://{credentials}@{host}:{port}/{quote(database, safe='')}?sslmode={sslmode}"
 
 
 class ModelyardDatabase(pulumi.ComponentResource):

@@ -78,12 +78,19 @@ def test_app_role_reads_and_writes_rows_but_cannot_change_the_schema(default: De
 
 
 def test_readonly_role_only_selects(default: Deployment) -> None:
+    # Empty lists are grants too: the provider revokes anything granted by hand on those objects.
     assert privileges(default, "modelyard_readonly") == {
         "database": {"CONNECT"},
         "schema": {"USAGE"},
         "table": {"SELECT"},
+        "sequence": set(),
+        "function": set(),
     }
-    assert privileges(default, "modelyard_readonly", DEFAULTS) == {"table": {"SELECT"}}
+    assert privileges(default, "modelyard_readonly", DEFAULTS) == {
+        "table": {"SELECT"},
+        "sequence": set(),
+        "function": set(),
+    }
 
 
 def test_owner_gets_no_grants_it_already_has_by_owning(default: Deployment) -> None:

@@ -78,6 +78,9 @@ class ModelyardDatabase(pulumi.ComponentResource):
                 f"{name}-extension-{extension}",
                 name=extension,
                 database=database.name,
+                # Named, not left to the admin's search_path: every role's path ends in public,
+                # so operators (pg_trgm's gin_trgm_ops) resolve for all of them.
+                schema="public",
                 opts=in_database,
             )
             for extension in settings.extensions

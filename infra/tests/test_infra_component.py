@@ -121,8 +121,9 @@ def test_public_loses_database_access_after_everything_else(default: Deployment)
 
 
 def test_required_extensions_only_by_default_on_an_existing_server(default: Deployment) -> None:
-    names = {r.inputs["name"] for r in default.of_type(PG + "extension:Extension")}
-    assert names == {"pg_trgm", "btree_gin"}
+    extensions = default.of_type(PG + "extension:Extension")
+    assert {r.inputs["name"] for r in extensions} == {"pg_trgm", "btree_gin"}
+    assert {r.inputs["schema"] for r in extensions} == {"public"}
 
 
 def test_optional_extension_when_config_says_the_server_has_it() -> None:

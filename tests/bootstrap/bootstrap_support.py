@@ -39,9 +39,14 @@ class Cluster:
         return self.spec.role(key).name
 
     def new_role(self, label: str, attributes: sql.Composable) -> str:
-        """Create a further role (tracked for teardown) with the given attributes."""
+        """Create a further role (tracked for teardown) with a password; returns its DSN."""
         name = f"my_{label}_{self.suffix}"
+        password = f"{label}-{self.suffix}"
         self.extra_roles.append(name)
         with psycopg.connect(self.server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} WITH {}").format(sql.Identifier(name), attributes))
-        return name
+            conn.execute(
+                sql.SQL("CREATE ROLE {} WITH {} PASSWORD {}").format(
+                    sql.Identifier(name), attributes, sql.Literal(password)
+                )
+            )
+        return psycopg.conninfo.make_conninfo(self.server, user=name, password=password)

@@ -260,8 +260,7 @@ def test_migrations_run_as_the_owner_build_a_schema_it_owns(cluster: Cluster) ->
 
 def test_an_administrator_that_is_not_a_superuser_can_bootstrap(cluster: Cluster) -> None:
     # Like a managed service's master user: CREATEROLE and CREATEDB, not a superuser.
-    master = cluster.new_role("master", sql.SQL("LOGIN CREATEROLE CREATEDB"))
-    admin_dsn = psycopg.conninfo.make_conninfo(cluster.server, user=master)
+    admin_dsn = cluster.new_role("master", sql.SQL("LOGIN CREATEROLE CREATEDB"))
     report = bootstrap(admin_dsn, cluster.spec, cluster.passwords)
     done = actions(report)
     assert done["extension pg_trgm"] is Action.CREATED  # trusted: the owner's member may

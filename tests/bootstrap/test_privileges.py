@@ -204,8 +204,8 @@ def test_tables_created_by_another_role_are_not_covered(provisioned: Cluster) ->
 
 def test_public_cannot_connect_to_the_database(provisioned: Cluster) -> None:
     stranger = provisioned.new_role("stranger", sql.SQL("LOGIN"))
-    dsn = psycopg.conninfo.make_conninfo(provisioned.dsn(), user=stranger)
+    dsn = psycopg.conninfo.make_conninfo(stranger, dbname=provisioned.spec.database.name)
     with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
         psycopg.connect(dsn).close()
     # The same role can connect where PUBLIC keeps CONNECT: the refusal is the grant's doing.
-    psycopg.connect(provisioned.server, user=stranger).close()
+    psycopg.connect(stranger).close()

@@ -85,9 +85,13 @@ def test_bootstrap_migrate_and_serve_as_the_app_role(target: Target, tmp_path: P
     assert "applied 0001_initial" in first.stdout
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     uris = read_credentials(credentials)
-    assert set(uris) == {"MODELYARD_ADMIN_URL", "MODELYARD_APP_URL", "MODELYARD_READONLY_URL"}
+    assert set(uris) == {
+        "MODELYARD_ADMIN_DATABASE_URL",
+        "MODELYARD_APP_DATABASE_URL",
+        "MODELYARD_READONLY_DATABASE_URL",
+    }
     for key in KEYS:
-        password = uris[f"MODELYARD_{key.upper()}_URL"].split(":")[2].split("@")[0]
+        password = uris[f"MODELYARD_{key.upper()}_DATABASE_URL"].split(":")[2].split("@")[0]
         assert len(password) == 32
         assert password not in first.stdout + first.stderr  # written, never printed
         assert password_matches(target.stored_password(key), target.roles[key], password)
@@ -97,7 +101,7 @@ def test_bootstrap_migrate_and_serve_as_the_app_role(target: Target, tmp_path: P
     assert again.stdout.strip().splitlines()[-1] == "bootstrap: 11 unchanged"
 
     port = free_port()
-    server = start_server(["--database-url", uris["MODELYARD_APP_URL"]], port)
+    server = start_server(["--database-url", uris["MODELYARD_APP_DATABASE_URL"]], port)
     try:
         created = httpx.post(f"http://127.0.0.1:{port}/api/v1/experiments", json={"name": "e"})
         assert created.status_code == 201, created.text
@@ -147,8 +151,9 @@ def test_passwords_from_the_environment_and_files(target: Target, tmp_path: Path
     )
     assert shown.returncode == 0, shown.stderr
     # Asked for: the URIs of the roles whose passwords it was given.
-    assert f"MODELYARD_APP_URL=postgresql://{target.roles['app']}:app-secret-2@" in shown.stdout
-    assert "MODELYARD_ADMIN_URL" not in shown.stdout
+    app_uri = f"MODELYARD_APP_DATABASE_URL=postgresql://{target.roles['app']}:app-secret-2@"
+    assert app_uri in shown.stdout
+    assert "MODELYARD_ADMIN_DATABASE_URL" not in shown.stdout
 
 
 def test_invalid_spec_file_is_a_one_line_error(target: Target, tmp_path: Path) -> None:

@@ -80,7 +80,14 @@ def db_bootstrap(
 
     A role that does not exist yet gets the password given for it, or a generated one; generated
     passwords are only ever written to --write-credentials or printed with --show-credentials, so
-    one of them is required then. Passwords are never printed otherwise.
+    one of them is required then. Passwords are never printed otherwise. The credentials file
+    (mode 0600) holds shell-sourceable lines MODELYARD_ADMIN_DATABASE_URL=...,
+    MODELYARD_APP_DATABASE_URL=... and MODELYARD_READONLY_DATABASE_URL=..., one per role whose
+    password is known.
+
+    Checks that can fail (a new role without a password, a required extension the server lacks,
+    an existing database with another encoding) run before the first statement. See "Without
+    Pulumi" in infra/README.md.
 
     --migrate then runs `modelyard db upgrade` connected as the owner role, which needs its
     password (given or generated), so that every table belongs to the owner and the default
@@ -156,7 +163,8 @@ def _given_passwords(args: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _env_name(key: str) -> str:
-    return f"MODELYARD_{key.upper()}_URL"
+    # Like MODELYARD_DATABASE_URL, per role; not MODELYARD_ADMIN_URL, the --admin-url variable.
+    return f"MODELYARD_{key.upper()}_DATABASE_URL"
 
 
 def _uris(admin_url: str, spec: Spec, passwords: Mapping[str, str]) -> dict[str, str]:

@@ -163,3 +163,16 @@ def test_invalid_spec_file_is_a_one_line_error(target: Target, tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: spec file {bad}: unknown key database.size")
     assert result.stderr.count("\n") == 1
+
+
+def test_migrate_without_the_owners_password_is_refused(target: Target) -> None:
+    env = {f"MODELYARD_{key.upper()}_PASSWORD": f"{key}-pw-1" for key in KEYS}
+    base = ("db", "bootstrap", "--admin-url", target.server, "--spec-file", str(target.spec_file))
+    assert modelyard(*base, env=env).returncode == 0
+    result = modelyard(*base, "--migrate")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: --migrate connects as {target.roles['admin']}")
+    assert result.stderr.count("\n") == 1
+    with psycopg.connect(target.server, dbname=target.database) as conn:
+        found = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'ml_model_schema'")
+        assert found.fetchone() == (0,)

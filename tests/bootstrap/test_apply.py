@@ -130,7 +130,7 @@ def test_drift_is_reconciled_back_to_the_spec(cluster: Cluster) -> None:
             "GRANT CONNECT ON DATABASE {db} TO PUBLIC",
             "GRANT TEMPORARY ON DATABASE {db} TO {ro}",
         ):
-            conn.execute(sql.SQL(statement).format(app=app, ro=ro, db=db))  # type: ignore[arg-type]
+            conn.execute(sql.SQL(statement).format(app=app, ro=ro, db=db))
     with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
         for statement in (
             "CREATE TABLE {schema}.t (id int)",
@@ -141,11 +141,7 @@ def test_drift_is_reconciled_back_to_the_spec(cluster: Cluster) -> None:
             "GRANT INSERT ON TABLES TO {ro}",
             "ALTER SCHEMA {schema} OWNER TO {ro}",
         ):
-            conn.execute(
-                sql.SQL(statement).format(  # type: ignore[arg-type]
-                    schema=schema, app=app, ro=ro, owner=owner
-                )
-            )
+            conn.execute(sql.SQL(statement).format(schema=schema, app=app, ro=ro, owner=owner))
     report = bootstrap(cluster.server, cluster.spec, cluster.passwords)
     detail = {f"{c.kind} {c.name}": (c.action, c.detail) for c in report.changes}
     app_name, ro_name = cluster.role_name("app"), cluster.role_name("readonly")
@@ -272,3 +268,17 @@ def test_an_administrator_that_is_not_a_superuser_can_bootstrap(cluster: Cluster
     # It cannot read pg_authid, so a given password is always set (and reported).
     with_passwords = bootstrap(admin_dsn, cluster.spec, cluster.passwords)
     assert {c.detail for c in with_passwords.by_action(Action.CHANGED)} == {"password"}
+
+
+def test_connecting_as_one_of_the_specs_roles_is_refused(cluster: Cluster) -> None:
+    bootstrap(cluster.server, cluster.spec, cluster.passwords)
+    before = privileges(cluster)
+    with pytest.raises(BootstrapError, match="not as the spec's role"):
+        bootstrap(cluster.dsn("admin"), cluster.spec, {"app": "would-change-it"})
+    assert privileges(cluster) == before
+    ((stored,),) = rows(
+        cluster.server,
+        "SELECT rolpassword FROM pg_authid WHERE rolname = %s",
+        cluster.role_name("app"),
+    )
+    assert password_matches(stored, cluster.role_name("app"), cluster.passwords["app"])

@@ -58,7 +58,7 @@ DDL = [
 def test_app_role_cannot_change_the_schema(provisioned: Cluster, statement: str) -> None:
     before = tables(provisioned)
     with pytest.raises(errors.InsufficientPrivilege):
-        execute(provisioned, "app", statement)  # type: ignore[arg-type]
+        execute(provisioned, "app", statement)
     assert tables(provisioned) == before
 
 
@@ -167,7 +167,7 @@ READONLY_FORBIDDEN = [
 def test_readonly_role_can_do_nothing_but_select(provisioned: Cluster, statement: str) -> None:
     execute(provisioned, "app", "INSERT INTO experiment (name) VALUES ('kept')")
     with pytest.raises(errors.InsufficientPrivilege):
-        execute(provisioned, "readonly", statement)  # type: ignore[arg-type]
+        execute(provisioned, "readonly", statement)
     assert execute(provisioned, "admin", "SELECT name FROM experiment") == [("kept",)]
 
 

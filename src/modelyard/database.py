@@ -19,6 +19,15 @@ from modelyard.db.migrate import status, upgrade
 from modelyard.errors import DatabaseUnavailable, SchemaOutdated
 from modelyard.settings import Settings
 
+# Server settings of the embedded PostgreSQL, on top of PostgreSQL's defaults.
+EMBEDDED_SETTINGS = {
+    # Room for several server workers with their pools plus CLI commands.
+    "max_connections": 200,
+    # The data directory is on a local disk, usually an SSD: random reads cost about as much as
+    # sequential ones, and the planner should know it to use the key/value indexes of search.
+    "random_page_cost": 1.1,
+}
+
 
 def ensure_database(admin_dsn: str, name: str) -> str:
     """Create database ``name`` (UTF8, from template0) if it is missing; return its DSN."""
@@ -37,9 +46,13 @@ def ensure_database(admin_dsn: str, name: str) -> str:
 
 
 def require_current_schema(dsn: str, schema: str) -> None:
-    """Refuse to serve a database whose schema is not the one this modelyard expects."""
+    """Refuse to serve a database that lacks a migration this modelyard needs.
+
+    A schema that is newer (migrated by the next release) is fine: migrations only expand, so
+    the previous release's servers keep working during a rolling upgrade.
+    """
     report = status(dsn, schema)
-    if not report.up_to_date:
+    if report.pending:
         raise SchemaOutdated(
             f"schema {schema} is at version {report.current}, this modelyard needs "
             f"{report.latest}: run `modelyard db upgrade` (as the schema owner)",
@@ -68,7 +81,10 @@ def open_database(settings: Settings, *, for_serving: bool = False) -> Iterator[
         return
     from modelyard.embedded import EmbeddedPostgres
 
-    with EmbeddedPostgres(settings.data_dir).session() as server:
+    embedded = EmbeddedPostgres(
+        settings.data_dir, settings=EMBEDDED_SETTINGS, run_as=settings.pg_user
+    )
+    with embedded.session() as server:
         dsn = ensure_database(server.dsn(), settings.database_name)
         if for_serving:
             upgrade(dsn, settings.schema)

@@ -43,6 +43,13 @@ class MalformedRequest(InvalidInput):
     code = "MALFORMED_REQUEST"
 
 
+class PayloadTooLarge(InvalidInput):
+    """The request body is larger than the server accepts (``--max-body-mb``)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
 class FilterSyntaxError(InvalidInput):
     """A search filter or order-by clause did not parse; ``details`` carries the position."""
 
@@ -127,6 +134,19 @@ class BackupError(ModelyardError):
 
     code = "BACKUP_ERROR"
     http_status = 500
+
+
+class BackupCorrupted(BackupError):
+    """A backup archive is damaged: a missing or extra member, a bad checksum, a broken dump."""
+
+    code = "BACKUP_CORRUPTED"
+
+
+class RestoreRefused(BackupError):
+    """A restore would overwrite data or cannot apply here (non-empty target, newer schema)."""
+
+    code = "RESTORE_REFUSED"
+    http_status = 409
 
 
 class BootstrapError(ModelyardError):

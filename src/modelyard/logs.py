@@ -7,8 +7,9 @@ import logging
 import sys
 import time
 
-# Attributes every LogRecord has; anything else was passed in ``extra=`` and is emitted as a field.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else was passed in ``extra=`` and is emitted as a field
+# (uvicorn's ``color_message`` duplicates ``msg`` with terminal escapes: dropped).
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -26,6 +26,9 @@ class Settings:
 
     database_url: str | None = None
     data_dir: Path = field(default_factory=default_data_dir)
+    # As root where user namespaces are blocked: the existing unprivileged account that runs the
+    # embedded PostgreSQL.
+    pg_user: str | None = None
     schema: str = DEFAULT_SCHEMA
     database_name: str = DEFAULT_DATABASE
     host: str = "127.0.0.1"
@@ -36,6 +39,8 @@ class Settings:
     log_level: str = "warning"
     # Largest request body accepted, in bytes (a 100,000-point metric batch is ~5 MB of JSON).
     max_body_bytes: int = 64 * 1024 * 1024
+    # Set by the runner with several workers: where they share their Prometheus counters.
+    metrics_dir: Path | None = None
 
     @property
     def embedded(self) -> bool:

@@ -33,10 +33,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(args: Sequence[str], port: int, timeout: float = 60) -> subprocess.Popen[str]:
-    """Start ``modelyard ... server`` and wait until /ready answers 200."""
+def start_server(
+    args: Sequence[str],
+    port: int,
+    timeout: float = 60,
+    server_args: Sequence[str] = (),
+) -> subprocess.Popen[str]:
+    """Start ``modelyard ARGS server --port PORT SERVER_ARGS``; wait until /ready answers 200."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "modelyard", *args, "server", "--port", str(port)],
+        [sys.executable, "-m", "modelyard", *args, "server", "--port", str(port), *server_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

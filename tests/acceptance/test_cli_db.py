@@ -6,6 +6,7 @@ import os
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from cli_support import free_port, modelyard, start_server, stop_server
 
@@ -114,3 +115,29 @@ def test_usage_errors_exit_2_with_a_message(args: list[str]) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip()
+
+
+def test_metrics_count_the_requests_of_every_worker(database_url: str) -> None:
+    port = free_port()
+    process = start_server(["--database-url", database_url], port, server_args=["--workers", "2"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(40):
+            # A new connection each time, so the kernel spreads them over both workers.
+            assert httpx.get(f"{url}/health", headers={"connection": "close"}).status_code == 200
+        workers = set()
+        for _ in range(10):
+            text = httpx.get(f"{url}/metrics", headers={"connection": "close"}).text
+            # Whichever worker answers the scrape reports the requests of both.
+            assert (
+                'modelyard_http_requests_total{method="GET",route="/health",status="200"} 40.0'
+                in text
+            )
+            workers.update(
+                line.split('worker="')[1].split('"')[0]
+                for line in text.splitlines()
+                if line.startswith("modelyard_pool_size{")
+            )
+        assert workers, "pool gauges carry the worker label"
+    finally:
+        assert stop_server(process) == 0

@@ -5,23 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 from cli_support import free_port, start_server, stop_server
 
 import modelyard
 from modelyard.errors import NotFound, ParamConflict
-
-
-@pytest.fixture
-def server_url(database_url: str) -> Iterator[str]:
-    port = free_port()
-    process = start_server(["--database-url", database_url], port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(process)
 
 
 def _history_steps(client: modelyard.Client, run_id: str, key: str) -> list[int]:

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
-from cli_support import free_port, modelyard, start_server, stop_server
+from cli_support import free_port, modelyard
 
 import modelyard as my
-
-
-@pytest.fixture
-def server_url(database_url: str) -> Iterator[str]:
-    port = free_port()
-    process = start_server(["--database-url", database_url], port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(process)
 
 
 def test_the_tour(server_url: str) -> None:

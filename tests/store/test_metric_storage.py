@@ -237,3 +237,21 @@ async def test_per_step_logging_stays_compact(store: Store) -> None:
     _, chunk_rows, points = await stored_counts(store, run)
     assert points == 600
     assert chunk_rows == -(-600 // store.metrics.append_limit)
+
+
+async def test_ingest_survives_a_session_without_the_staging_table(database_url: str) -> None:
+    """Behind a transaction-mode pooler the next transaction may run in another server session.
+
+    ``DISCARD TEMP`` gives this connection's session exactly that state: no staging table,
+    although this client connection used one before.
+    """
+    single = await Store.open(database_url, DEFAULT_SCHEMA, min_size=1, max_size=1)
+    try:
+        run = await create_run(single)
+        assert await single.metrics.log(run, [("m", 1.0, 0, 0)]) == 1
+        async with single.pool.connection() as conn:
+            await conn.execute("DISCARD TEMP")
+        assert await single.metrics.log(run, [("m", 2.0, 1, 1)]) == 1
+        assert await stored_counts(single, run) == (1, 1, 2)
+    finally:
+        await single.close()

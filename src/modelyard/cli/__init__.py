@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from modelyard import logs
-from modelyard.cli._common import run_command
+from modelyard.cli._common import option, run_command
+from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
@@ -22,28 +23,35 @@ from modelyard.settings import Settings, default_data_dir
 
 
 @click.group(context_settings={"auto_envvar_prefix": "MODELYARD", "show_default": True})
-@click.option(
+@option(
     "--database-url",
     envvar="MODELYARD_DATABASE_URL",
     show_envvar=True,
     help="PostgreSQL URL; without it modelyard runs its embedded PostgreSQL.",
 )
-@click.option(
+@option(
     "--data-dir",
     envvar="MODELYARD_DATA_DIR",
     show_envvar=True,
     type=click.Path(file_okay=False, path_type=Path),
     default=default_data_dir,
+    show_default="$XDG_DATA_HOME/modelyard, else ~/.local/share/modelyard",
     help="Directory of the embedded PostgreSQL and local data.",
 )
-@click.option(
+@option(
+    "--pg-user",
+    envvar="MODELYARD_PG_USER",
+    default=None,
+    help="As root without user namespaces: the existing account that runs embedded PostgreSQL.",
+)
+@option(
     "--schema",
     envvar="MODELYARD_SCHEMA",
     show_envvar=True,
     default=DEFAULT_SCHEMA,
     help="PostgreSQL schema holding modelyard's tables.",
 )
-@click.option(
+@option(
     "--log-level",
     envvar="MODELYARD_LOG_LEVEL",
     show_envvar=True,
@@ -54,16 +62,34 @@ from modelyard.settings import Settings, default_data_dir
 @click.version_option(package_name="modelyard")
 @click.pass_context
 def cli(
-    ctx: click.Context, database_url: str | None, data_dir: Path, schema: str, log_level: str
+    ctx: click.Context,
+    database_url: str | None,
+    data_dir: Path,
+    pg_user: str | None,
+    schema: str,
+    log_level: str,
 ) -> None:
     """modelyard: ML experiment tracking and model registry on PostgreSQL."""
     logs.configure(log_level)
     ctx.obj = Settings(
-        database_url=database_url or None, data_dir=data_dir, schema=schema, log_level=log_level
+        database_url=database_url or None,
+        data_dir=data_dir,
+        pg_user=pg_user or None,
+        schema=schema,
+        log_level=log_level,
     )
 
 
-for command in (db, server, experiments, runs, models, versions):
+for command in (
+    db,
+    server,
+    experiments,
+    runs,
+    models,
+    versions,
+    backup_command,
+    restore_command,
+):
     cli.add_command(command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -12,6 +13,21 @@ import click
 import psycopg
 
 from modelyard.errors import ModelyardError
+
+
+class EnvOption(click.Option):
+    """An option whose environment variable is always shown in ``--help``.
+
+    Options without an explicit ``envvar`` get ``MODELYARD_<COMMAND>_<OPTION>`` from the root
+    group's ``auto_envvar_prefix``; this makes that name visible too.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
+
+
+option = functools.partial(click.option, cls=EnvOption)
 
 
 def run_command(group: click.Group, args: Sequence[str]) -> None:

@@ -11,9 +11,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from modelyard.cli._common import option
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-json_option: Callable[[F], F] = click.option(
+json_option: Callable[[F], F] = option(
     "--json", "as_json", is_flag=True, help="Print JSON instead of a table."
 )
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import click
 
+<<<<<<< HEAD
 from modelyard.cli._common import echo_json
 from modelyard.cli.bootstrap import db_bootstrap
+=======
+from modelyard.cli._common import echo_json, option
+>>>>>>> main
 from modelyard.database import open_database
 from modelyard.db.migrate import status, upgrade
 from modelyard.settings import Settings
@@ -35,7 +39,7 @@ def db_upgrade(settings: Settings) -> None:
 
 
 @db.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def db_status(settings: Settings, as_json: bool) -> None:
     """Show the applied and pending migrations; exit 1 when not up to date."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from modelyard.cli._common import option
 from modelyard.cli._output import json_option, show, show_one
 from modelyard.cli.tracking import _client, _pairs, url_option
 
@@ -28,8 +29,8 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--name-like", default=None, help="SQL LIKE pattern on the name.")
-@click.option("--limit", type=click.IntRange(1), default=None)
+@option("--name-like", default=None, help="SQL LIKE pattern on the name.")
+@option("--limit", type=click.IntRange(1), default=None)
 @url_option
 @json_option
 @click.pass_context
@@ -53,8 +54,8 @@ def models_show(ctx: click.Context, name: str, url: str, as_json: bool) -> None:
 
 @models.command("create")
 @click.argument("name")
-@click.option("--description", default=None)
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
+@option("--description", default=None)
+@option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
 @url_option
 @json_option
 @click.pass_context
@@ -73,7 +74,7 @@ def models_create(
 
 @models.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @url_option
 @click.pass_context
 def models_delete(ctx: click.Context, name: str, yes: bool, url: str) -> None:
@@ -130,7 +131,7 @@ def versions() -> None:
 
 @versions.command("list")
 @click.argument("name")
-@click.option("--limit", type=click.IntRange(1), default=None)
+@option("--limit", type=click.IntRange(1), default=None)
 @url_option
 @json_option
 @click.pass_context
@@ -154,10 +155,10 @@ def versions_show(ctx: click.Context, name: str, version: int, url: str, as_json
 
 @versions.command("create")
 @click.argument("name")
-@click.option("--source", required=True, help="Where the model's files are (URI).")
-@click.option("--run-id", default=None, help="The run that produced it.")
-@click.option("--description", default=None)
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
+@option("--source", required=True, help="Where the model's files are (URI).")
+@option("--run-id", default=None, help="The run that produced it.")
+@option("--description", default=None)
+@option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
 @url_option
 @json_option
 @click.pass_context
@@ -182,7 +183,7 @@ def versions_create(
 @click.argument("name")
 @click.argument("version", type=click.IntRange(1))
 @click.argument("stage", type=click.Choice(["None", "Staging", "Production", "Archived"]))
-@click.option("--archive-existing", is_flag=True, help="Archive other versions in STAGE.")
+@option("--archive-existing", is_flag=True, help="Archive other versions in STAGE.")
 @url_option
 @json_option
 @click.pass_context
@@ -204,7 +205,7 @@ def versions_stage(
 
 @versions.command("search")
 @click.argument("filter", required=False)
-@click.option("--max-results", type=click.IntRange(1, 1000), default=100)
+@option("--max-results", type=click.IntRange(1, 1000), default=100)
 @url_option
 @json_option
 @click.pass_context

@@ -6,15 +6,16 @@ import dataclasses
 
 import click
 
+from modelyard.cli._common import option
 from modelyard.database import open_database
 from modelyard.server.runner import serve
 from modelyard.settings import Settings
 
 
 @click.command()
-@click.option("--host", envvar="MODELYARD_HOST", show_envvar=True, default="127.0.0.1")
-@click.option("--port", envvar="MODELYARD_PORT", show_envvar=True, default=5000, type=int)
-@click.option(
+@option("--host", envvar="MODELYARD_HOST", show_envvar=True, default="127.0.0.1")
+@option("--port", envvar="MODELYARD_PORT", show_envvar=True, default=5000, type=int)
+@option(
     "--workers",
     envvar="MODELYARD_WORKERS",
     show_envvar=True,
@@ -22,7 +23,7 @@ from modelyard.settings import Settings
     type=click.IntRange(1, 64),
     help="Worker processes.",
 )
-@click.option(
+@option(
     "--pool-size",
     envvar="MODELYARD_POOL_SIZE",
     show_envvar=True,
@@ -30,8 +31,17 @@ from modelyard.settings import Settings
     type=click.IntRange(1, 1000),
     help="Database connections per worker, at most.",
 )
+@option(
+    "--max-body-mb",
+    envvar="MODELYARD_MAX_BODY_MB",
+    default=64,
+    type=click.IntRange(1, 4096),
+    help="Largest request body accepted, in MiB (a 100,000-point batch is about 5 MiB).",
+)
 @click.pass_obj
-def server(settings: Settings, host: str, port: int, workers: int, pool_size: int) -> None:
+def server(
+    settings: Settings, host: str, port: int, workers: int, pool_size: int, max_body_mb: int
+) -> None:
     """Run the modelyard server until interrupted."""
     settings = dataclasses.replace(
         settings,
@@ -40,6 +50,7 @@ def server(settings: Settings, host: str, port: int, workers: int, pool_size: in
         workers=workers,
         pool_max_size=pool_size,
         pool_min_size=min(2, pool_size),
+        max_body_bytes=max_body_mb * 1024 * 1024,
     )
     with open_database(settings, for_serving=True) as dsn:
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)

@@ -10,11 +10,12 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from modelyard.cli._common import option
 from modelyard.cli._output import json_option, show, show_one
 from modelyard.client import Client
 from modelyard.errors import InvalidInput
 
-url_option = click.option(
+url_option = option(
     "--url",
     envvar="MODELYARD_URL",
     show_envvar=True,
@@ -58,8 +59,8 @@ def experiments() -> None:
 
 
 @experiments.command("list")
-@click.option("--lifecycle", type=click.Choice(["active", "deleted", "all"]), default="active")
-@click.option("--limit", type=click.IntRange(1), default=None, help="Show at most N.")
+@option("--lifecycle", type=click.Choice(["active", "deleted", "all"]), default="active")
+@option("--limit", type=click.IntRange(1), default=None, help="Show at most N.")
 @url_option
 @json_option
 @click.pass_context
@@ -89,8 +90,8 @@ def experiments_show(ctx: click.Context, experiment: str, url: str, as_json: boo
 
 @experiments.command("create")
 @click.argument("name")
-@click.option("--description", default=None)
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
+@option("--description", default=None)
+@option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
 @url_option
 @json_option
 @click.pass_context
@@ -141,7 +142,7 @@ def _experiment_ids(client: Client, experiments: tuple[str, ...]) -> list[int]:
 
 @runs.command("search")
 @click.argument("filter", required=False)
-@click.option(
+@option(
     "--experiment",
     "-e",
     "experiments",
@@ -149,9 +150,9 @@ def _experiment_ids(client: Client, experiments: tuple[str, ...]) -> list[int]:
     required=True,
     help="Experiment id or name (repeatable).",
 )
-@click.option("--order-by", "-o", multiple=True, help="e.g. 'metrics.loss ASC' (repeatable).")
-@click.option("--max-results", type=click.IntRange(1, 100_000), default=100)
-@click.option("--lifecycle", type=click.Choice(["active", "deleted", "all"]), default="active")
+@option("--order-by", "-o", multiple=True, help="e.g. 'metrics.loss ASC' (repeatable).")
+@option("--max-results", type=click.IntRange(1, 50_000), default=100)
+@option("--lifecycle", type=click.Choice(["active", "deleted", "all"]), default="active")
 @url_option
 @json_option
 @click.pass_context
@@ -181,8 +182,8 @@ def runs_search(
 
 
 @runs.command("list")
-@click.option("--experiment", "-e", "experiments", multiple=True, required=True)
-@click.option("--max-results", type=click.IntRange(1, 100_000), default=100)
+@option("--experiment", "-e", "experiments", multiple=True, required=True)
+@option("--max-results", type=click.IntRange(1, 50_000), default=100)
 @url_option
 @json_option
 @click.pass_context
@@ -208,9 +209,9 @@ def runs_show(ctx: click.Context, run_id: str, url: str, as_json: bool) -> None:
 
 
 @runs.command("create")
-@click.option("--experiment", "-e", required=True, help="Experiment id or name.")
-@click.option("--name", default=None)
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
+@option("--experiment", "-e", required=True, help="Experiment id or name.")
+@option("--name", default=None)
+@option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
 @url_option
 @json_option
 @click.pass_context
@@ -251,7 +252,7 @@ def runs_restore(ctx: click.Context, run_id: str, url: str) -> None:
 @runs.command("import-metrics")
 @click.argument("run_id")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=10_000)
+@option("--batch-size", type=click.IntRange(1, 100_000), default=10_000)
 @url_option
 @click.pass_context
 def runs_import_metrics(

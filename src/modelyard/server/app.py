@@ -41,7 +41,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             max_size=settings.pool_max_size,
         )
         app.state.store = store
-        app.state.metrics = observability.Metrics(store.pool)
+        app.state.metrics = observability.Metrics(store.pool, settings.metrics_dir)
         try:
             yield
         finally:

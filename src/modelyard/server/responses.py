@@ -22,7 +22,7 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 
 # Generic HTTP failures raised by Starlette itself (unknown route, wrong method).
-_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class JSON(Response):
@@ -41,14 +41,23 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused (400, with the limit) when larger than the configured maximum."""
+    """The request body, refused (413, with the limit) when larger than the configured maximum.
+
+    A declared Content-Length is checked before reading; a chunked body is read only up to the
+    limit, so an endless upload costs at most ``limit`` bytes of memory.
+    """
     limit: int = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise errors.InvalidInput(f"request body larger than {limit} bytes", limit=limit)
-    body = await request.body()
-    if len(body) > limit:
-        raise errors.InvalidInput(f"request body larger than {limit} bytes", limit=limit)
+        raise errors.PayloadTooLarge(f"request body larger than {limit} bytes", limit=limit)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.PayloadTooLarge(f"request body larger than {limit} bytes", limit=limit)
+        parts.append(chunk)
+    body = b"".join(parts)
     if not body:
         raise errors.MalformedRequest("request body is empty; expected a JSON object")
     return body

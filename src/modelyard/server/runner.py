@@ -10,11 +10,15 @@ caller stops the embedded PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -77,6 +81,8 @@ def serve(settings: Settings, conninfo: str) -> None:
         finally:
             sock.close()
         return
+    shared = Path(tempfile.mkdtemp(prefix="modelyard-metrics-"))
+    settings = dataclasses.replace(settings, metrics_dir=shared)
     context = multiprocessing.get_context("fork")
     workers = [
         context.Process(target=_run, args=(settings, conninfo, sock), name=f"worker-{i}")
@@ -98,6 +104,7 @@ def serve(settings: Settings, conninfo: str) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         sock.close()
+        shutil.rmtree(shared, ignore_errors=True)
     failed = [w.name for w in workers if w.exitcode != 0]
     if failed:
         log.error("workers exited abnormally", extra={"workers": failed})

@@ -148,25 +148,38 @@ class Experiments(Repository):
         return Page(items=items, next_page_token=token)
 
     async def rename(self, experiment_id: int, new_name: str) -> Experiment:
-        experiment_id = check_experiment_id(experiment_id)
-        new_name = v.check_name(new_name)
-        async with self.transaction() as conn:
-            await self._lock_active(conn, experiment_id, "rename")
-            await conn.execute(
-                query("experiments.rename"), {"experiment_id": experiment_id, "name": new_name}
-            )
-            return await self._fetch(conn, experiment_id)
+        return await self.edit(experiment_id, name=new_name)
 
     async def update(self, experiment_id: int, *, description: str | None) -> Experiment:
         """Set (or with None, clear) the description."""
+        return await self.edit(experiment_id, description=description)
+
+    async def edit(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        description: str | msgspec.UnsetType | None = msgspec.UNSET,
+    ) -> Experiment:
+        """Rename and/or set the description (None clears it) in one transaction: both or none."""
         experiment_id = check_experiment_id(experiment_id)
-        description = v.check_optional_text(description, "description", v.MAX_DESCRIPTION_LENGTH)
+        if name is not None:
+            name = v.check_name(name)
+        if description is not msgspec.UNSET:
+            description = v.check_optional_text(
+                description, "description", v.MAX_DESCRIPTION_LENGTH
+            )
         async with self.transaction() as conn:
             await self._lock_active(conn, experiment_id, "update")
-            await conn.execute(
-                query("experiments.set_description"),
-                {"experiment_id": experiment_id, "description": description},
-            )
+            if name is not None:
+                await conn.execute(
+                    query("experiments.rename"), {"experiment_id": experiment_id, "name": name}
+                )
+            if description is not msgspec.UNSET:
+                await conn.execute(
+                    query("experiments.set_description"),
+                    {"experiment_id": experiment_id, "description": description},
+                )
             return await self._fetch(conn, experiment_id)
 
     async def set_tag(self, experiment_id: int, key: str, value: str) -> None:

@@ -12,7 +12,6 @@ Unknown runs raise NotFound everywhere; an unknown key of an existing run has an
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import msgspec
@@ -72,9 +71,6 @@ class Metrics(Repository):
             raise ValueError("need 1 <= append_limit <= chunk_points")
         self.chunk_points = chunk_points
         self.append_limit = append_limit
-        # Connections whose session already has pg_temp.metric_staging (a temp table lives as
-        # long as its connection); saves a round trip per batch.
-        self._staged_connections: weakref.WeakSet[Conn] = weakref.WeakSet()
 
     async def log(
         self, run_id: str, points: MetricPoints, *, idempotency_key: str | None = None
@@ -96,26 +92,18 @@ class Metrics(Repository):
         }
         payload = staging_copy(batch, self.chunk_points) if len(batch) else None
         async with self.transaction() as conn:
-            created = await self._ensure_staging(conn)
+            # Every time, not once per connection: a transaction-mode pooler may hand each
+            # transaction to another server session (one extra round trip per batch).
+            await conn.execute(query("metrics.ensure_staging"))
             if payload is not None:
                 async with conn.cursor().copy(query("metrics.copy_staging")) as copy:
                     await copy.write(payload)
             cur = await conn.execute(query("metrics.ingest"), params)
             row = await cur.fetchone()
-        if created:
-            # Only now: had the transaction failed, the CREATE would have been rolled back.
-            self._staged_connections.add(conn)
         applied = row[0] if row else None
         if not isinstance(applied, int):
             raise ModelyardError("metric ingest returned no count")
         return applied
-
-    async def _ensure_staging(self, conn: Conn) -> bool:
-        if conn in self._staged_connections:
-            return False
-        await conn.execute(query("metrics.create_staging"))
-        await conn.execute(query("metrics.staging_storage"))
-        return True
 
     async def history(
         self,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from modelyard.errors import AlreadyExists
 from modelyard.sql import query
 from modelyard.store import validation
@@ -80,28 +82,42 @@ class Registry(ModelVersions, Aliases):
 
     async def rename_model(self, name: str, new_name: str) -> RegisteredModel:
         """Rename a model; its versions, tags and aliases follow (they hang off its id)."""
-        validation.check_name(name)
-        validation.check_name(new_name, "new_name")
-        with reword("registered_model_name_uq", _name_taken(new_name)):
-            async with self.transaction() as conn:
-                cur = await conn.execute(
-                    query("registry.rename_model"), self._args(name=name, new_name=new_name)
-                )
-                if await cur.fetchone() is None:
-                    raise model_not_found(name)
-                return await self._fetch_model(conn, new_name)
+        return await self.edit_model(name, new_name=new_name)
 
     async def update_model(self, name: str, *, description: str | None) -> RegisteredModel:
         """Set (or, with None, clear) the description of a model."""
+        return await self.edit_model(name, description=description)
+
+    async def edit_model(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | msgspec.UnsetType | None = msgspec.UNSET,
+    ) -> RegisteredModel:
+        """Rename and/or set the description (None clears it) in one transaction: both or none."""
         validation.check_name(name)
-        description = check_description(description)
-        async with self.transaction() as conn:
-            cur = await conn.execute(
-                query("registry.update_model"), self._args(name=name, description=description)
-            )
-            if await cur.fetchone() is None:
-                raise model_not_found(name)
-            return await self._fetch_model(conn, name)
+        if new_name is not None:
+            validation.check_name(new_name, "new_name")
+        if description is not msgspec.UNSET:
+            description = check_description(description)
+        with reword("registered_model_name_uq", _name_taken(new_name or name)):
+            async with self.transaction() as conn:
+                if new_name is not None and new_name != name:
+                    cur = await conn.execute(
+                        query("registry.rename_model"), self._args(name=name, new_name=new_name)
+                    )
+                    if await cur.fetchone() is None:
+                        raise model_not_found(name)
+                    name = new_name
+                if description is not msgspec.UNSET:
+                    cur = await conn.execute(
+                        query("registry.update_model"),
+                        self._args(name=name, description=description),
+                    )
+                    if await cur.fetchone() is None:
+                        raise model_not_found(name)
+                return await self._fetch_model(conn, name)
 
     async def delete_model(self, name: str) -> None:
         """Delete a model for good, with its versions, tags and aliases."""

@@ -187,3 +187,16 @@ async def test_tags_set_overwrite_and_delete(client: httpx.AsyncClient) -> None:
         await client.put(f"{url}/tags/bad*key", json={"value": "x"}), 400, "INVALID_PARAMETER_VALUE"
     )
     assert ok(await client.get(url))["tags"] == {"mlflow.note/content": "n"}
+
+
+@pytest.mark.anyio
+async def test_patch_is_all_or_nothing(client: httpx.AsyncClient) -> None:
+    first = (await client.post("/api/v1/experiments", json={"name": "first"})).json()
+    response = await client.patch(
+        f"/api/v1/experiments/{first['experiment_id']}",
+        json={"name": "renamed", "description": "x" * 70_000},
+    )
+    assert response.status_code == 400
+    after = (await client.get(f"/api/v1/experiments/{first['experiment_id']}")).json()
+    assert after["name"] == "first", "the rename must not apply when the description is refused"
+    assert after["description"] is None

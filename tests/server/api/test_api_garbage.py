@@ -6,6 +6,7 @@ The routes come from the app itself, so a new route is covered without editing t
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -74,10 +75,28 @@ async def test_garbage_bodies_are_4xx_with_the_error_shape(
         assert_error(response, response.status_code, response.json()["error"]["code"])
 
 
-async def test_an_oversized_body_is_400_with_the_limit(client: httpx.AsyncClient) -> None:
+async def test_an_oversized_body_is_413_with_the_limit(client: httpx.AsyncClient) -> None:
     limit = 8 * 1024 * 1024  # the test settings' max_body_bytes
     response = await client.post(f"{API}/experiments", content=b" " * (limit + 1))
-    assert assert_error(response, 400, "INVALID_PARAMETER_VALUE")["limit"] == limit
+    assert assert_error(response, 413, "PAYLOAD_TOO_LARGE")["limit"] == limit
+
+
+async def test_an_oversized_chunked_body_is_413_without_reading_it_all(
+    client: httpx.AsyncClient,
+) -> None:
+    limit = 8 * 1024 * 1024
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        while sent < 4 * limit:
+            sent += 1024 * 1024
+            yield b" " * (1024 * 1024)
+
+    # No Content-Length: the size is only known while reading.
+    response = await client.post(f"{API}/experiments", content=endless())
+    assert assert_error(response, 413, "PAYLOAD_TOO_LARGE")["limit"] == limit
+    assert sent <= limit + 2 * 1024 * 1024, "the server read far past the limit"
 
 
 BAD_PATH_VALUES = {"experiment_id": "x1", "run_id": "not-a-run", "version": "v1"}

@@ -121,3 +121,14 @@ async def test_aliases(client: httpx.AsyncClient) -> None:
         await client.put(f"{API}/models/m/aliases/a", json={"version": 0}), 400, "MALFORMED_REQUEST"
     )
     assert ok(await client.get(f"{API}/models/m"))["aliases"] == {}
+
+
+@pytest.mark.anyio
+async def test_patch_model_is_all_or_nothing(client: httpx.AsyncClient) -> None:
+    await client.post("/api/v1/models", json={"name": "m1"})
+    response = await client.patch(
+        "/api/v1/models/m1", json={"name": "m2", "description": "x" * 70_000}
+    )
+    assert response.status_code == 400
+    assert (await client.get("/api/v1/models/m1")).status_code == 200
+    assert (await client.get("/api/v1/models/m2")).status_code == 404

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -54,14 +53,11 @@ async def get_experiment_by_name(request: Request) -> Response:
 async def update_experiment(request: Request) -> Response:
     target = experiment_id(request)
     body = await decode(request, s.UpdateExperiment)
-    experiments = store(request).experiments
-    # Two store calls, two transactions: a rename that fails leaves the description untouched
-    # because the rename goes first; a description that fails after a rename is reported as is.
-    if isinstance(body.name, str):
-        await experiments.rename(target, body.name)
-    if body.description is not UNSET:
-        await experiments.update(target, description=body.description)
-    return JSON(await experiments.get(target))
+    # One transaction: a rename and a description change apply together or not at all.
+    name = body.name if isinstance(body.name, str) else None
+    return JSON(
+        await store(request).experiments.edit(target, name=name, description=body.description)
+    )
 
 
 async def delete_experiment(request: Request) -> Response:

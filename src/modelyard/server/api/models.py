@@ -6,7 +6,6 @@ path is split before routing); see docs/api.md.
 
 from __future__ import annotations
 
-from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -50,14 +49,13 @@ async def get_model(request: Request) -> Response:
 async def update_model(request: Request) -> Response:
     name = _name(request)
     body = await decode(request, s.UpdateModel)
-    registry = store(request).registry
-    model = None
-    if isinstance(body.name, str) and body.name != name:
-        model = await registry.rename_model(name, body.name)
-        name = body.name
-    if body.description is not UNSET:
-        model = await registry.update_model(name, description=body.description)
-    return JSON(model if model is not None else await registry.get_model(name))
+    # One transaction: a rename and a description change apply together or not at all.
+    new_name = body.name if isinstance(body.name, str) else None
+    return JSON(
+        await store(request).registry.edit_model(
+            name, new_name=new_name, description=body.description
+        )
+    )
 
 
 async def delete_model(request: Request) -> Response:

@@ -178,6 +178,35 @@ CREATE TABLE ingest_receipt (
 
 CREATE INDEX ingest_receipt_created_idx ON ingest_receipt (created_at);
 
+-- The session's staging table for the binary COPY of a metric batch, one row per chunk (see
+-- store/_metric_copy.py), created when the session lacks it. Called in every ingest transaction
+-- rather than once per connection: behind a transaction-mode pooler (PgBouncer) consecutive
+-- transactions of one client connection may run in different server sessions. ON COMMIT DELETE
+-- ROWS empties it at the end of every transaction, so a batch never leaks into the next one, and
+-- the arrays are stored uncompressed: they are compressed (or not) once, in metric_chunk.
+CREATE FUNCTION ensure_metric_staging_v1() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.metric_staging') IS NULL THEN
+        CREATE TEMP TABLE metric_staging (
+            key        text               NOT NULL,
+            part       integer            NOT NULL,
+            n          integer            NOT NULL,
+            min_step   bigint             NOT NULL,
+            max_step   bigint             NOT NULL,
+            steps      bigint[]           NOT NULL,
+            timestamps bigint[]           NOT NULL,
+            vals       double precision[] NOT NULL
+        ) ON COMMIT DELETE ROWS;
+        ALTER TABLE pg_temp.metric_staging
+            ALTER COLUMN steps SET STORAGE EXTERNAL,
+            ALTER COLUMN timestamps SET STORAGE EXTERNAL,
+            ALTER COLUMN vals SET STORAGE EXTERNAL;
+    END IF;
+END;
+$$;
+
+
 -- Applies one staged metric batch to a run, in the caller's transaction. The store COPYs the batch
 -- into its session's pg_temp.metric_staging (queries/metrics.sql) as ready-made chunks: one row
 -- per (key, part) holding at most chunk_points points sorted by (step, timestamp, value), parts
@@ -399,3 +428,29 @@ CREATE TABLE model_alias (
 
 -- A version lists its aliases, and deleting a version cascades to them: both look up by version.
 CREATE INDEX model_alias_version_idx ON model_alias (model_id, version);
+
+-- A model version as the API shows it: with its model's name, its tags and its aliases. Every
+-- registry query that returns versions reads this view (the planner inlines it, so predicates on
+-- model_id/version/stage still reach the indexes), and analysts get the same shape.
+CREATE VIEW model_version_record AS
+SELECT m.name,
+       v.version,
+       floor(extract(epoch FROM v.created_at) * 1000)::bigint AS creation_timestamp,
+       floor(extract(epoch FROM v.updated_at) * 1000)::bigint AS last_updated_timestamp,
+       v.stage,
+       v.source,
+       v.run_id,
+       v.run_link,
+       v.description,
+       v.user_id,
+       v.status,
+       v.status_message,
+       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
+                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb) AS tags,
+       ARRAY(SELECT a.alias FROM model_alias a
+             WHERE a.model_id = v.model_id AND a.version = v.version
+             ORDER BY a.alias) AS aliases,
+       v.model_id,
+       m.workspace_id
+FROM registered_model m
+JOIN model_version v ON v.model_id = m.model_id;

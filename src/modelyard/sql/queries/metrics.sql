@@ -1,27 +1,7 @@
 -- Queries of the metric store (modelyard/store/metrics.py).
 
--- name: create_staging
--- Once per connection: the session's staging table for the binary COPY of a batch, one row per
--- chunk (see _metric_copy.py). ON COMMIT DELETE ROWS empties it at the end of every transaction
--- that used it, so a batch never leaks into the next one.
-CREATE TEMP TABLE IF NOT EXISTS metric_staging (
-    key        text               NOT NULL,
-    part       integer            NOT NULL,
-    n          integer            NOT NULL,
-    min_step   bigint             NOT NULL,
-    max_step   bigint             NOT NULL,
-    steps      bigint[]           NOT NULL,
-    timestamps bigint[]           NOT NULL,
-    vals       double precision[] NOT NULL
-) ON COMMIT DELETE ROWS
-
--- name: staging_storage
--- Staged arrays are stored uncompressed: they are compressed once, when they land in
--- metric_chunk, instead of twice.
-ALTER TABLE pg_temp.metric_staging
-    ALTER COLUMN steps SET STORAGE EXTERNAL,
-    ALTER COLUMN timestamps SET STORAGE EXTERNAL,
-    ALTER COLUMN vals SET STORAGE EXTERNAL
+-- name: ensure_staging
+SELECT ensure_metric_staging_v1()
 
 -- name: copy_staging
 COPY pg_temp.metric_staging (key, part, n, min_step, max_step, steps, timestamps, vals)

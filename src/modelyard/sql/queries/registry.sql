@@ -53,26 +53,16 @@ LIMIT %(limit)s
 
 -- name: latest_versions
 -- One backward probe of model_version_stage_idx per (model, stage).
-SELECT m.name, v.version,
-       floor(extract(epoch FROM v.created_at) * 1000)::bigint,
-       floor(extract(epoch FROM v.updated_at) * 1000)::bigint,
-       v.stage, v.source, v.run_id, v.run_link, v.description, v.user_id, v.status,
-       v.status_message,
-       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
-                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb),
-       ARRAY(SELECT a.alias FROM model_alias a
-             WHERE a.model_id = v.model_id AND a.version = v.version ORDER BY a.alias),
-       v.model_id
-FROM registered_model m
+SELECT r.*
+FROM unnest(%(model_ids)s::bigint[]) AS mid (model_id)
 CROSS JOIN unnest(%(stages)s::text[]) AS s (stage)
 CROSS JOIN LATERAL (
-    SELECT * FROM model_version mv
-    WHERE mv.model_id = m.model_id AND mv.stage = s.stage
+    SELECT * FROM model_version_record mv
+    WHERE mv.model_id = mid.model_id AND mv.stage = s.stage
     ORDER BY mv.version DESC
     LIMIT 1
-) AS v
-WHERE m.model_id = ANY(%(model_ids)s::bigint[])
-ORDER BY v.model_id, v.version
+) AS r
+ORDER BY r.model_id, r.version
 
 -- name: rename_model
 UPDATE registered_model SET name = %(new_name)s, updated_at = now()
@@ -128,19 +118,8 @@ SELECT %(model_id)s, %(version)s, t.key, t.value
 FROM unnest(%(keys)s::text[], %(values)s::text[]) AS t (key, value)
 
 -- name: get_version
-SELECT m.name, v.version,
-       floor(extract(epoch FROM v.created_at) * 1000)::bigint,
-       floor(extract(epoch FROM v.updated_at) * 1000)::bigint,
-       v.stage, v.source, v.run_id, v.run_link, v.description, v.user_id, v.status,
-       v.status_message,
-       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
-                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb),
-       ARRAY(SELECT a.alias FROM model_alias a
-             WHERE a.model_id = v.model_id AND a.version = v.version ORDER BY a.alias),
-       v.model_id
-FROM registered_model m
-JOIN model_version v ON v.model_id = m.model_id
-WHERE m.workspace_id = %(ws)s AND m.name = %(name)s AND v.version = %(version)s
+SELECT r.* FROM model_version_record r
+WHERE r.workspace_id = %(ws)s AND r.name = %(name)s AND r.version = %(version)s
 
 -- name: find_version
 -- Explains a miss: no row = no such model; a NULL version = the model exists, the version not.
@@ -151,22 +130,11 @@ WHERE m.workspace_id = %(ws)s AND m.name = %(name)s
 
 -- name: list_versions
 -- Newest first; the cursor is the last version returned, the scan walks model_version_pk down.
-SELECT m.name, v.version,
-       floor(extract(epoch FROM v.created_at) * 1000)::bigint,
-       floor(extract(epoch FROM v.updated_at) * 1000)::bigint,
-       v.stage, v.source, v.run_id, v.run_link, v.description, v.user_id, v.status,
-       v.status_message,
-       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
-                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb),
-       ARRAY(SELECT a.alias FROM model_alias a
-             WHERE a.model_id = v.model_id AND a.version = v.version ORDER BY a.alias),
-       v.model_id
-FROM registered_model m
-JOIN model_version v ON v.model_id = m.model_id
-WHERE m.model_id = %(model_id)s
-  AND v.version < %(before)s
-  AND (%(stage)s::text IS NULL OR v.stage = %(stage)s::text)
-ORDER BY v.version DESC
+SELECT r.* FROM model_version_record r
+WHERE r.model_id = %(model_id)s
+  AND r.version < %(before)s
+  AND (%(stage)s::text IS NULL OR r.stage = %(stage)s::text)
+ORDER BY r.version DESC
 LIMIT %(limit)s
 
 -- name: update_version
@@ -227,34 +195,15 @@ RETURNING a.version
 
 -- name: version_by_alias
 -- The hot path of model serving: three primary-key probes (model by name, alias, version).
-SELECT m.name, v.version,
-       floor(extract(epoch FROM v.created_at) * 1000)::bigint,
-       floor(extract(epoch FROM v.updated_at) * 1000)::bigint,
-       v.stage, v.source, v.run_id, v.run_link, v.description, v.user_id, v.status,
-       v.status_message,
-       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
-                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb),
-       ARRAY(SELECT a2.alias FROM model_alias a2
-             WHERE a2.model_id = v.model_id AND a2.version = v.version ORDER BY a2.alias),
-       v.model_id
-FROM registered_model m
+SELECT r.* FROM registered_model m
 JOIN model_alias a ON a.model_id = m.model_id AND a.alias = %(alias)s
-JOIN model_version v ON v.model_id = a.model_id AND v.version = a.version
+JOIN model_version_record r ON r.model_id = a.model_id AND r.version = a.version
 WHERE m.workspace_id = %(ws)s AND m.name = %(name)s
 
 -- name: versions_by_keys
 -- Hydrates a page of search results, keeping the order of the (name, version) pairs given.
-SELECT m.name, v.version,
-       floor(extract(epoch FROM v.created_at) * 1000)::bigint,
-       floor(extract(epoch FROM v.updated_at) * 1000)::bigint,
-       v.stage, v.source, v.run_id, v.run_link, v.description, v.user_id, v.status,
-       v.status_message,
-       coalesce((SELECT jsonb_object_agg(t.key, t.value) FROM model_version_tag t
-                 WHERE t.model_id = v.model_id AND t.version = v.version), '{}'::jsonb),
-       ARRAY(SELECT a.alias FROM model_alias a
-             WHERE a.model_id = v.model_id AND a.version = v.version ORDER BY a.alias),
-       v.model_id
-FROM unnest(%(names)s::text[], %(versions)s::integer[]) WITH ORDINALITY AS k(name, version, ord)
-JOIN registered_model m ON m.workspace_id = %(ws)s AND m.name = k.name
-JOIN model_version v ON v.model_id = m.model_id AND v.version = k.version
+SELECT r.*
+FROM unnest(%(names)s::text[], %(versions)s::integer[]) WITH ORDINALITY AS k (name, version, ord)
+JOIN model_version_record r
+  ON r.workspace_id = %(ws)s AND r.name = k.name AND r.version = k.version
 ORDER BY k.ord

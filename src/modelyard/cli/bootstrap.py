@@ -15,6 +15,7 @@ import psycopg.conninfo
 from modelyard.bootstrap.apply import bootstrap, roles_to_create
 from modelyard.bootstrap.credentials import connection_uri, generate_password
 from modelyard.bootstrap.spec import DEFAULT_SPEC, Spec, SpecError, spec_from_mapping
+from modelyard.cli._common import option
 from modelyard.db.migrate import upgrade
 from modelyard.errors import BootstrapError
 
@@ -24,12 +25,12 @@ _ROLE_KEYS = tuple(role.key for role in DEFAULT_SPEC.roles)
 def _password_options(command: Any) -> Any:
     """``--<key>-password`` (from ``MODELYARD_<KEY>_PASSWORD``) and ``--<key>-password-file``."""
     for key in reversed(_ROLE_KEYS):
-        command = click.option(
+        command = option(
             f"--{key}-password-file",
             type=click.Path(dir_okay=False, exists=True, path_type=Path),
             help=f"File holding the {key} role's password (first line).",
         )(command)
-        command = click.option(
+        command = option(
             f"--{key}-password",
             envvar=f"MODELYARD_{key.upper()}_PASSWORD",
             show_envvar=True,
@@ -39,14 +40,14 @@ def _password_options(command: Any) -> Any:
 
 
 @click.command("bootstrap")
-@click.option(
+@option(
     "--admin-url",
     envvar="MODELYARD_ADMIN_URL",
     show_envvar=True,
     required=True,
     help="URL of an administrator (superuser, or CREATEROLE+CREATEDB) on the server.",
 )
-@click.option(
+@option(
     "--spec-file",
     envvar="MODELYARD_SPEC_FILE",
     show_envvar=True,
@@ -54,15 +55,15 @@ def _password_options(command: Any) -> Any:
     help="JSON or TOML overrides of the spec (names, connection limits, extensions).",
 )
 @_password_options
-@click.option(
+@option(
     "--write-credentials",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write each role's connection URI to this file (mode 0600).",
 )
-@click.option(
+@option(
     "--show-credentials", is_flag=True, help="Print each role's connection URI (with password)."
 )
-@click.option("--migrate", is_flag=True, help="Then apply the migrations as the owner role.")
+@option("--migrate", is_flag=True, help="Then apply the migrations as the owner role.")
 def db_bootstrap(
     admin_url: str,
     spec_file: Path | None,

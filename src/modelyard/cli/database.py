@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import click
 
-<<<<<<< HEAD
-from modelyard.cli._common import echo_json
-from modelyard.cli.bootstrap import db_bootstrap
-=======
 from modelyard.cli._common import echo_json, option
->>>>>>> main
+from modelyard.cli.bootstrap import db_bootstrap
 from modelyard.database import open_database
 from modelyard.db.migrate import status, upgrade
 from modelyard.settings import Settings

@@ -55,9 +55,9 @@ def test_schema_is_owned_by_db_admin(default: Deployment) -> None:
 def test_roles_log_in_with_their_own_connection_limits(default: Deployment) -> None:
     roles = {r.inputs["name"]: r.inputs for r in default.of_type(PG + "role:Role")}
     assert {name: (r["login"], r["connectionLimit"]) for name, r in roles.items()} == {
-        "db_admin": (True, 5),
-        "modelyard_app": (True, 50),
-        "modelyard_readonly": (True, 10),
+        "db_admin": (True, 10),
+        "modelyard_app": (True, 200),
+        "modelyard_readonly": (True, 20),
     }
     for role in roles.values():
         assert role["searchPaths"] == ["ml_model_schema", "public"]

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
+# One URI format for both ways of applying the spec (Pulumi outputs, `db bootstrap` credentials).
+from modelyard.bootstrap.credentials import connection_uri
 from modelyard.bootstrap.spec import RoleSpec
 from modelyard_infra.grants import grant_role
 from modelyard_infra.server import Server, check_secrets, provision_server
 from modelyard_infra.settings import Secrets, Settings
 
 __all__ = ["ModelyardDatabase", "connection_uri"]
-
-
-def connection_uri(
-    user: str, password: str, host: str, port: int, database: str, sslmode: str
-) -> str:
-    """A libpq URI; user, password and database are percent-encoded."""
-    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    return f"postgresql://{credentials}@{host}:{port}/{quote(database, safe='')}?sslmode={sslmode}"
 
 
 class ModelyardDatabase(pulumi.ComponentResource):
@@ -85,6 +78,9 @@ class ModelyardDatabase(pulumi.ComponentResource):
                 f"{name}-extension-{extension}",
                 name=extension,
                 database=database.name,
+                # Named, not left to the admin's search_path: every role's path ends in public,
+                # so operators (pg_trgm's gin_trgm_ops) resolve for all of them.
+                schema="public",
                 opts=in_database,
             )
             for extension in settings.extensions

@@ -29,34 +29,32 @@ def grant_role(
     owner: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
 ) -> list[pulumi.CustomResource]:
-    """Grant `privileges` on what exists now and, as defaults, on what `owner` creates later."""
-    resources: list[pulumi.CustomResource] = []
-    if privileges.database:
-        resources.append(
-            postgresql.Grant(
-                f"{name}-database",
-                database=database,
-                role=role,
-                object_type="database",
-                privileges=list(privileges.database),
-                opts=opts,
-            )
-        )
-    if privileges.schema:
-        resources.append(
-            postgresql.Grant(
-                f"{name}-schema",
-                database=database,
-                schema=schema,
-                role=role,
-                object_type="schema",
-                privileges=list(privileges.schema),
-                opts=opts,
-            )
-        )
+    """Grant `privileges` on what exists now and, as defaults, on what `owner` creates later.
+
+    Every object class gets its resource even when the spec lists nothing for it: a Grant is
+    authoritative (the provider revokes what is not listed), so an empty list takes away whatever
+    someone granted by hand, as `modelyard db bootstrap` does.
+    """
+    resources: list[pulumi.CustomResource] = [
+        postgresql.Grant(
+            f"{name}-database",
+            database=database,
+            role=role,
+            object_type="database",
+            privileges=list(privileges.database),
+            opts=opts,
+        ),
+        postgresql.Grant(
+            f"{name}-schema",
+            database=database,
+            schema=schema,
+            role=role,
+            object_type="schema",
+            privileges=list(privileges.schema),
+            opts=opts,
+        ),
+    ]
     for object_type, granted in object_privileges(privileges):
-        if not granted:
-            continue
         resources.append(
             postgresql.Grant(
                 f"{name}-{object_type}s",

@@ -13,8 +13,10 @@ GRANT = PG + "grant:Grant"
 DEFAULTS = PG + "defaultPrivileges:DefaultPrivileges"
 SERVER_SECRETS = {"serverPassword": "admin-secret"}
 
-# Privileges that would let a role change the schema or bypass row-by-row deletes.
-DDL_LIKE = {"CREATE", "TRUNCATE", "REFERENCES", "TRIGGER", "ALL", "TEMPORARY"}
+# Privileges that would let a role change the schema or bypass row-by-row deletes. TEMPORARY is
+# not among them: a temp table lives in the session's own pg_temp schema (the app role needs it
+# for the metric store's staging table), so it changes nothing other sessions see.
+DDL_LIKE = {"CREATE", "TRUNCATE", "REFERENCES", "TRIGGER", "ALL"}
 
 
 def is_secret_input(value: Any) -> bool:
@@ -53,9 +55,9 @@ def test_schema_is_owned_by_db_admin(default: Deployment) -> None:
 def test_roles_log_in_with_their_own_connection_limits(default: Deployment) -> None:
     roles = {r.inputs["name"]: r.inputs for r in default.of_type(PG + "role:Role")}
     assert {name: (r["login"], r["connectionLimit"]) for name, r in roles.items()} == {
-        "db_admin": (True, 5),
-        "modelyard_app": (True, 50),
-        "modelyard_readonly": (True, 10),
+        "db_admin": (True, 10),
+        "modelyard_app": (True, 200),
+        "modelyard_readonly": (True, 20),
     }
     for role in roles.values():
         assert role["searchPaths"] == ["ml_model_schema", "public"]
@@ -64,7 +66,7 @@ def test_roles_log_in_with_their_own_connection_limits(default: Deployment) -> N
 
 def test_app_role_reads_and_writes_rows_but_cannot_change_the_schema(default: Deployment) -> None:
     expected = {
-        "database": {"CONNECT"},
+        "database": {"CONNECT", "TEMPORARY"},
         "schema": {"USAGE"},
         "table": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "sequence": {"USAGE", "SELECT", "UPDATE"},
@@ -76,12 +78,19 @@ def test_app_role_reads_and_writes_rows_but_cannot_change_the_schema(default: De
 
 
 def test_readonly_role_only_selects(default: Deployment) -> None:
+    # Empty lists are grants too: the provider revokes anything granted by hand on those objects.
     assert privileges(default, "modelyard_readonly") == {
         "database": {"CONNECT"},
         "schema": {"USAGE"},
         "table": {"SELECT"},
+        "sequence": set(),
+        "function": set(),
     }
-    assert privileges(default, "modelyard_readonly", DEFAULTS) == {"table": {"SELECT"}}
+    assert privileges(default, "modelyard_readonly", DEFAULTS) == {
+        "table": {"SELECT"},
+        "sequence": set(),
+        "function": set(),
+    }
 
 
 def test_owner_gets_no_grants_it_already_has_by_owning(default: Deployment) -> None:
@@ -112,8 +121,9 @@ def test_public_loses_database_access_after_everything_else(default: Deployment)
 
 
 def test_required_extensions_only_by_default_on_an_existing_server(default: Deployment) -> None:
-    names = {r.inputs["name"] for r in default.of_type(PG + "extension:Extension")}
-    assert names == {"pg_trgm", "btree_gin"}
+    extensions = default.of_type(PG + "extension:Extension")
+    assert {r.inputs["name"] for r in extensions} == {"pg_trgm", "btree_gin"}
+    assert {r.inputs["schema"] for r in extensions} == {"public"}
 
 
 def test_optional_extension_when_config_says_the_server_has_it() -> None:

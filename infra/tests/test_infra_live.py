@@ -105,7 +105,7 @@ def test_pulumi_up_creates_what_the_spec_says(server: int, tmp_path: Path) -> No
                 "SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datconnlimit"
                 " FROM pg_database WHERE datname = 'ml_models'"
             ).fetchone()
-            assert row == ("db_admin", "UTF8", 100)
+            assert row == ("db_admin", "UTF8", 250)
             owner = conn.execute(
                 "SELECT pg_get_userbyid(nspowner) FROM pg_namespace"
                 " WHERE nspname = 'ml_model_schema'"

@@ -149,6 +149,13 @@ class RestoreRefused(BackupError):
     http_status = 409
 
 
+class BootstrapError(ModelyardError):
+    """``modelyard db bootstrap`` cannot make the server match the spec."""
+
+    code = "BOOTSTRAP_ERROR"
+    http_status = 500
+
+
 def _all_subclasses(cls: type[ModelyardError]) -> list[type[ModelyardError]]:
     found: list[type[ModelyardError]] = []
     for sub in cls.__subclasses__():

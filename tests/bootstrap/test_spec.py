@@ -42,7 +42,13 @@ def test_defaults_follow_the_founding_document() -> None:
 def test_app_role_cannot_truncate_or_create() -> None:
     app = DEFAULT_SPEC.role("app").privileges
     everything = {*app.database, *app.schema, *app.tables, *app.sequences, *app.functions}
-    assert not everything & {"TRUNCATE", "CREATE", "REFERENCES", "TRIGGER", "TEMPORARY"}
+    assert not everything & {"TRUNCATE", "CREATE", "REFERENCES", "TRIGGER"}
+
+
+def test_app_role_may_create_temp_tables_for_metric_staging() -> None:
+    # The metric store stages each batch in a session-local temp table.
+    assert DEFAULT_SPEC.role("app").privileges.database == ("CONNECT", "TEMPORARY")
+    assert "TEMPORARY" not in DEFAULT_SPEC.role("readonly").privileges.database
 
 
 def test_readonly_role_only_selects() -> None:

@@ -33,11 +33,11 @@ NAMES = ("db_admin", "modelyard_app", "modelyard_readonly", "ml_models")
 
 
 def documented_sql() -> str:
-    """The role setup block and the TEMPORARY grant of deployment.md, in page order."""
+    """The role setup block of deployment.md (what `modelyard db bootstrap` amounts to)."""
     blocks = SQL_BLOCK.findall(DEPLOYMENT.read_text(encoding="utf-8"))
-    wanted = [b for b in blocks if "CREATE ROLE" in b or "GRANT TEMPORARY" in b]
-    assert len(wanted) == 2, "deployment.md lost its role setup or its TEMPORARY grant"
-    return "\n".join(wanted)
+    wanted = [b for b in blocks if "CREATE ROLE" in b]
+    assert len(wanted) == 1, "deployment.md lost its role setup"
+    return str(wanted[0])
 
 
 @dataclass(frozen=True)

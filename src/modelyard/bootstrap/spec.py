@@ -65,7 +65,10 @@ class Privileges:
 PRIVILEGES: Mapping[Access, Privileges] = {
     Access.OWNER: Privileges(),
     Access.READ_WRITE: Privileges(
-        database=("CONNECT",),
+        # TEMPORARY: the metric store COPYs each batch into a per-session temp table
+        # (pg_temp.metric_staging) before one set-based insert. A temp table lives in the session's
+        # own pg_temp schema, so this lets the role create no object other sessions can see.
+        database=("CONNECT", "TEMPORARY"),
         schema=("USAGE",),
         tables=("SELECT", "INSERT", "UPDATE", "DELETE"),
         sequences=("USAGE", "SELECT", "UPDATE"),
@@ -87,7 +90,8 @@ class DatabaseSpec:
     owner: str = "db_admin"
     encoding: str = "UTF8"
     template: str = "template0"
-    connection_limit: int = 100
+    # The sum of the role limits below, with room for maintenance sessions.
+    connection_limit: int = 250
 
 
 @dataclass(frozen=True)
@@ -124,11 +128,14 @@ class ExtensionSpec:
         return self.requirement is Requirement.REQUIRED
 
 
+# Limits sized for a modest deployment: a few server instances, each with several workers
+# whose pools hold up to 10 connections (e.g. 4 instances x 4 workers x 10 = 160 for the app).
+# They are ceilings: the server's max_connections must also allow them.
 DEFAULT_ROLES: tuple[RoleSpec, ...] = (
-    RoleSpec(key="admin", name="db_admin", access=Access.OWNER, connection_limit=5),
-    RoleSpec(key="app", name="modelyard_app", access=Access.READ_WRITE, connection_limit=50),
+    RoleSpec(key="admin", name="db_admin", access=Access.OWNER, connection_limit=10),
+    RoleSpec(key="app", name="modelyard_app", access=Access.READ_WRITE, connection_limit=200),
     RoleSpec(
-        key="readonly", name="modelyard_readonly", access=Access.READ_ONLY, connection_limit=10
+        key="readonly", name="modelyard_readonly", access=Access.READ_ONLY, connection_limit=20
     ),
 )
 

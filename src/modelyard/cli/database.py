@@ -1,10 +1,11 @@
-"""``modelyard db``: schema upgrade and status."""
+"""``modelyard db``: bootstrap, schema upgrade and status."""
 
 from __future__ import annotations
 
 import click
 
 from modelyard.cli._common import echo_json, option
+from modelyard.cli.bootstrap import db_bootstrap
 from modelyard.database import open_database
 from modelyard.db.migrate import status, upgrade
 from modelyard.settings import Settings
@@ -12,7 +13,10 @@ from modelyard.settings import Settings
 
 @click.group()
 def db() -> None:
-    """Manage the database schema."""
+    """Prepare the server, manage the database schema."""
+
+
+db.add_command(db_bootstrap)
 
 
 @db.command("upgrade")

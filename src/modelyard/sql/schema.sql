@@ -52,6 +52,26 @@ CREATE TABLE experiment_tag (
         REFERENCES experiment (experiment_id) ON DELETE CASCADE
 );
 
+-- An experiment as the API shows it, with its tags as two sorted arrays; the experiment queries
+-- read this view (inlined by the planner) instead of each repeating the tag aggregation.
+CREATE VIEW experiment_record AS
+SELECT e.experiment_id,
+       e.name,
+       e.description,
+       e.artifact_location,
+       e.lifecycle_stage,
+       e.created_at,
+       e.updated_at,
+       t.keys AS tag_keys,
+       t.vals AS tag_values,
+       e.workspace_id
+FROM experiment e
+CROSS JOIN LATERAL (
+    SELECT array_agg(et.key ORDER BY et.key) AS keys, array_agg(et.value ORDER BY et.key) AS vals
+    FROM experiment_tag et
+    WHERE et.experiment_id = e.experiment_id
+) t;
+
 CREATE TABLE run (
     run_id          uuid        NOT NULL DEFAULT gen_random_uuid(),
     experiment_id   bigint      NOT NULL,

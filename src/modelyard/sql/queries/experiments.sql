@@ -22,41 +22,19 @@ SELECT %(experiment_id)s, t.key, t.value
 FROM unnest(%(keys)s::text[], %(values)s::text[]) AS t (key, value)
 
 -- name: get
-SELECT e.experiment_id, e.name, e.description, e.artifact_location, e.lifecycle_stage,
-       e.created_at, e.updated_at, t.keys, t.vals
-FROM experiment e
-CROSS JOIN LATERAL (
-    SELECT array_agg(key ORDER BY key) AS keys, array_agg(value ORDER BY key) AS vals
-    FROM experiment_tag
-    WHERE experiment_id = e.experiment_id
-) t
-WHERE e.experiment_id = %(experiment_id)s AND e.workspace_id = %(workspace_id)s
+SELECT * FROM experiment_record
+WHERE experiment_id = %(experiment_id)s AND workspace_id = %(workspace_id)s
 
 -- name: get_by_name
-SELECT e.experiment_id, e.name, e.description, e.artifact_location, e.lifecycle_stage,
-       e.created_at, e.updated_at, t.keys, t.vals
-FROM experiment e
-CROSS JOIN LATERAL (
-    SELECT array_agg(key ORDER BY key) AS keys, array_agg(value ORDER BY key) AS vals
-    FROM experiment_tag
-    WHERE experiment_id = e.experiment_id
-) t
-WHERE e.workspace_id = %(workspace_id)s AND e.name = %(name)s
+SELECT * FROM experiment_record WHERE workspace_id = %(workspace_id)s AND name = %(name)s
 
 -- name: list
 -- Keyset pagination on the primary key: rows after the cursor id, in id (creation) order.
-SELECT e.experiment_id, e.name, e.description, e.artifact_location, e.lifecycle_stage,
-       e.created_at, e.updated_at, t.keys, t.vals
-FROM experiment e
-CROSS JOIN LATERAL (
-    SELECT array_agg(key ORDER BY key) AS keys, array_agg(value ORDER BY key) AS vals
-    FROM experiment_tag
-    WHERE experiment_id = e.experiment_id
-) t
-WHERE e.workspace_id = %(workspace_id)s
-  AND (%(lifecycle)s = 'all' OR e.lifecycle_stage = %(lifecycle)s)
-  AND e.experiment_id > %(after_id)s
-ORDER BY e.experiment_id
+SELECT * FROM experiment_record
+WHERE workspace_id = %(workspace_id)s
+  AND (%(lifecycle)s = 'all' OR lifecycle_stage = %(lifecycle)s)
+  AND experiment_id > %(after_id)s
+ORDER BY experiment_id
 LIMIT %(limit)s
 
 -- name: lock

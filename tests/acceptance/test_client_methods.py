@@ -9,8 +9,10 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from cli_support import free_port
 
 from modelyard import Client
+from modelyard.client._http import ServerUnreachable
 from modelyard.errors import (
     AlreadyExists,
     FilterSyntaxError,
@@ -501,3 +503,15 @@ def test_registry(client: Client) -> None:
     assert client.search_versions("name = 'churn'") == []
     with pytest.raises(NotFound):
         client.delete_model("churn")
+
+
+def test_unusable_urls_are_invalid_input_not_retryable_outages() -> None:
+    with pytest.raises(InvalidInput, match="invalid server URL"):
+        Client("http://[::1")
+    with Client("localhost:5000") as no_scheme, pytest.raises(InvalidInput):
+        no_scheme.get_model("m")
+    with Client(f"http://127.0.0.1:{free_port()}") as down:
+        with pytest.raises(ServerUnreachable):
+            down.get_model("m")
+        with pytest.raises(InvalidInput, match="URL too long"):
+            down.get_experiment_by_name("x" * 70_000)

@@ -555,3 +555,7 @@ def test_a_failure_while_importing_says_how_much_was_imported(tmp_path: Path) ->
     with pytest.raises(InvalidInput, match=r"points.csv:3: more fields"):
         import_points(untouched, "r", path, batch_size=1)  # type: ignore[arg-type]
     assert untouched.points == []
+    path.write_text("key,value,step,timestamp\nm,1,0,0\nm,2,1.5,0\n")
+    with pytest.raises(InvalidInput, match=r"points.csv:3: step '1.5' is not an integer"):
+        import_points(untouched, "r", path, batch_size=1)  # type: ignore[arg-type]
+    assert untouched.points == []

@@ -54,9 +54,10 @@ name: `modelyard --log-level info server`. Every option with an `env var:` in it
 with that variable instead; a flag wins over the variable.
 
 A failure prints one line, `error: ...`, on stderr and exits 1; a usage error (unknown option, bad
-value) exits 2; answering no to a confirmation exits 130. `MODELYARD_DEBUG=1` makes expected
-failures show their Python traceback instead of the one line. Client commands print a table, or
-JSON with `--json`.
+value, a confirmation needed without a terminal to ask on) exits 2; answering no to a confirmation
+exits 1, and Ctrl-C 130. `MODELYARD_DEBUG=1` makes expected failures show their Python traceback
+instead of the one line. Client commands print a table, or JSON with `--json` (non-finite metric
+values as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, as in the API).
 """
 
 # One short intro per top-level command, with an example. Keys are command names.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from modelyard.cli._common import option
+from modelyard.cli._common import echo_json, option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,6 +23,8 @@ json_option: Callable[[F], F] = option(
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
         return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
     if isinstance(value, list):
@@ -47,7 +49,7 @@ def show(
     """Print ``rows`` as a table of ``(field, header)`` columns, or as a JSON list."""
     items = list(rows)
     if as_json:
-        click.echo(json.dumps(items, indent=2, default=str))
+        echo_json(items)
         return
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for _, header in columns:
@@ -69,11 +71,12 @@ def show(
 def show_one(item: dict[str, Any] | None, *, as_json: bool) -> None:
     """Print one object as ``field: value`` lines, or as JSON."""
     if as_json:
-        click.echo(json.dumps(item, indent=2, default=str))
+        echo_json(item)
         return
     if not item:
         return
     width = max(len(k) for k in item)
     for key, value in item.items():
-        shown = format_time(value) if key.endswith("_time") else _cell(value)
+        is_time = key.endswith(("_time", "_timestamp"))
+        shown = format_time(value) if is_time else _cell(value)
         click.echo(f"{key.ljust(width)}  {shown}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
-from modelyard.cli._common import option
+from modelyard.cli._common import client_for, option, url_option
 from modelyard.cli._output import json_option, show, show_one
-from modelyard.cli.tracking import _client, _pairs, url_option
+from modelyard.cli.tracking import _pairs
 
 MODEL_COLUMNS = [
     ("name", "NAME"),
@@ -16,7 +19,7 @@ MODEL_COLUMNS = [
 ]
 VERSION_COLUMNS = [
     ("version", "VERSION"),
-    ("stage", "STAGE"),
+    ("current_stage", "STAGE"),
     ("aliases", "ALIASES"),
     ("run_id", "RUN"),
     ("source", "SOURCE"),
@@ -38,7 +41,7 @@ def models_list(
     ctx: click.Context, name_like: str | None, limit: int | None, url: str, as_json: bool
 ) -> None:
     """List registered models."""
-    items = _client(ctx, url).list_models(name_like=name_like, limit=limit)
+    items = client_for(ctx, url).list_models(name_like=name_like, limit=limit)
     show(items, MODEL_COLUMNS, as_json=as_json, times=["last_updated_timestamp"])
 
 
@@ -49,7 +52,17 @@ def models_list(
 @click.pass_context
 def models_show(ctx: click.Context, name: str, url: str, as_json: bool) -> None:
     """Show a registered model."""
-    show_one(_client(ctx, url).get_model(name), as_json=as_json)
+    model = client_for(ctx, url).get_model(name)
+    show_one(model if as_json else _compact_versions(model), as_json=as_json)
+
+
+def _compact_versions(model: dict[str, Any]) -> dict[str, Any]:
+    """A model for reading: its latest version per stage as ``Stage=version`` pairs."""
+    shown = dict(model)
+    shown["latest_versions"] = {
+        v["current_stage"]: v["version"] for v in model.get("latest_versions") or []
+    }
+    return shown
 
 
 @models.command("create")
@@ -68,7 +81,7 @@ def models_create(
     as_json: bool,
 ) -> None:
     """Create a registered model."""
-    created = _client(ctx, url).create_model(name, description=description, tags=_pairs(tags))
+    created = client_for(ctx, url).create_model(name, description=description, tags=_pairs(tags))
     show_one(created, as_json=as_json)
 
 
@@ -78,10 +91,17 @@ def models_create(
 @url_option
 @click.pass_context
 def models_delete(ctx: click.Context, name: str, yes: bool, url: str) -> None:
-    """Delete a registered model with all its versions (permanent)."""
+    """Delete a registered model with all its versions (permanent).
+
+    Asks first, unless --yes; without a terminal to ask on, refuses unless --yes.
+    """
     if not yes:
-        click.confirm(f"delete model {name!r} and all its versions?", abort=True)
-    _client(ctx, url).delete_model(name)
+        if not sys.stdin.isatty():
+            raise click.UsageError(
+                f"not deleting model {name!r}: no terminal to confirm on; pass --yes"
+            )
+        click.confirm(f"delete model {name!r} and all its versions?", abort=True, err=True)
+    client_for(ctx, url).delete_model(name)
     click.echo(f"deleted model {name}")
 
 
@@ -98,7 +118,7 @@ def alias() -> None:
 @click.pass_context
 def alias_set(ctx: click.Context, name: str, alias_name: str, version: int, url: str) -> None:
     """Point ALIAS of model NAME at VERSION (moves it atomically if set)."""
-    _client(ctx, url).set_alias(name, alias_name, version)
+    client_for(ctx, url).set_alias(name, alias_name, version)
     click.echo(f"{name}@{alias_name} -> version {version}")
 
 
@@ -110,7 +130,7 @@ def alias_set(ctx: click.Context, name: str, alias_name: str, version: int, url:
 @click.pass_context
 def alias_show(ctx: click.Context, name: str, alias_name: str, url: str, as_json: bool) -> None:
     """Show the version ALIAS points at."""
-    show_one(_client(ctx, url).get_version_by_alias(name, alias_name), as_json=as_json)
+    show_one(client_for(ctx, url).get_version_by_alias(name, alias_name), as_json=as_json)
 
 
 @alias.command("delete")
@@ -120,7 +140,7 @@ def alias_show(ctx: click.Context, name: str, alias_name: str, url: str, as_json
 @click.pass_context
 def alias_delete(ctx: click.Context, name: str, alias_name: str, url: str) -> None:
     """Remove ALIAS from model NAME."""
-    _client(ctx, url).delete_alias(name, alias_name)
+    client_for(ctx, url).delete_alias(name, alias_name)
     click.echo(f"deleted alias {name}@{alias_name}")
 
 
@@ -139,7 +159,7 @@ def versions_list(
     ctx: click.Context, name: str, limit: int | None, url: str, as_json: bool
 ) -> None:
     """List the versions of model NAME."""
-    show(_client(ctx, url).list_versions(name, limit=limit), VERSION_COLUMNS, as_json=as_json)
+    show(client_for(ctx, url).list_versions(name, limit=limit), VERSION_COLUMNS, as_json=as_json)
 
 
 @versions.command("show")
@@ -150,7 +170,7 @@ def versions_list(
 @click.pass_context
 def versions_show(ctx: click.Context, name: str, version: int, url: str, as_json: bool) -> None:
     """Show one version."""
-    show_one(_client(ctx, url).get_version(name, version), as_json=as_json)
+    show_one(client_for(ctx, url).get_version(name, version), as_json=as_json)
 
 
 @versions.command("create")
@@ -173,7 +193,7 @@ def versions_create(
     as_json: bool,
 ) -> None:
     """Register a new version of model NAME (the model is created if missing)."""
-    created = _client(ctx, url).register_version(
+    created = client_for(ctx, url).register_version(
         name, source, run_id=run_id, description=description, tags=_pairs(tags)
     )
     show_one(created, as_json=as_json)
@@ -197,7 +217,7 @@ def versions_stage(
     as_json: bool,
 ) -> None:
     """Move a version to a legacy stage."""
-    moved = _client(ctx, url).transition_stage(
+    moved = client_for(ctx, url).transition_stage(
         name, version, stage, archive_existing=archive_existing
     )
     show_one(moved, as_json=as_json)
@@ -213,5 +233,5 @@ def versions_search(
     ctx: click.Context, filter: str | None, max_results: int, url: str, as_json: bool
 ) -> None:
     """Find model versions, e.g. "name = 'mnist' and tags.validated = 'yes'"."""
-    found = _client(ctx, url).search_versions(filter, max_results=max_results)
+    found = client_for(ctx, url).search_versions(filter, max_results=max_results)
     show(found, [("name", "MODEL"), *VERSION_COLUMNS], as_json=as_json)

@@ -8,7 +8,6 @@ import click
 
 from modelyard.cli._common import option
 from modelyard.database import open_database
-from modelyard.server.runner import serve
 from modelyard.settings import Settings
 
 
@@ -43,6 +42,9 @@ def server(
     settings: Settings, host: str, port: int, workers: int, pool_size: int, max_body_mb: int
 ) -> None:
     """Run the modelyard server until interrupted."""
+    # Imported here: uvicorn and starlette would slow every other command's start-up.
+    from modelyard.server.runner import serve
+
     settings = dataclasses.replace(
         settings,
         host=host,

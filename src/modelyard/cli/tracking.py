@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import uuid
-from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from modelyard.cli._common import option
+from modelyard.cli._common import client_for, option, url_option
 from modelyard.cli._output import json_option, show, show_one
+from modelyard.cli.metrics_import import import_metrics
 from modelyard.client import Client
-from modelyard.errors import InvalidInput
-
-url_option = option(
-    "--url",
-    envvar="MODELYARD_URL",
-    show_envvar=True,
-    default="http://127.0.0.1:5000",
-    help="URL of the modelyard server.",
-)
+from modelyard.errors import NotFound
 
 EXPERIMENT_COLUMNS = [
     ("experiment_id", "ID"),
@@ -36,10 +25,6 @@ RUN_COLUMNS = [
     ("start_time", "STARTED"),
     ("metrics", "METRICS"),
 ]
-
-
-def _client(ctx: click.Context, url: str) -> Client:
-    return ctx.with_resource(Client(url))
 
 
 def _latest_values(run: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +53,7 @@ def experiments_list(
     ctx: click.Context, lifecycle: str, limit: int | None, url: str, as_json: bool
 ) -> None:
     """List experiments."""
-    items = _client(ctx, url).list_experiments(lifecycle=lifecycle, limit=limit)
+    items = client_for(ctx, url).list_experiments(lifecycle=lifecycle, limit=limit)
     show(items, EXPERIMENT_COLUMNS, as_json=as_json, times=["creation_time"])
 
 
@@ -79,13 +64,8 @@ def experiments_list(
 @click.pass_context
 def experiments_show(ctx: click.Context, experiment: str, url: str, as_json: bool) -> None:
     """Show an experiment by id or name."""
-    client = _client(ctx, url)
-    found = (
-        client.get_experiment(int(experiment))
-        if experiment.isdigit()
-        else client.get_experiment_by_name(experiment)
-    )
-    show_one(found, as_json=as_json)
+    client = client_for(ctx, url)
+    show_one(_find_experiment(client, experiment), as_json=as_json)
 
 
 @experiments.command("create")
@@ -104,7 +84,9 @@ def experiments_create(
     as_json: bool,
 ) -> None:
     """Create an experiment."""
-    created = _client(ctx, url).create_experiment(name, description=description, tags=_pairs(tags))
+    created = client_for(ctx, url).create_experiment(
+        name, description=description, tags=_pairs(tags)
+    )
     show_one(created, as_json=as_json)
 
 
@@ -114,7 +96,7 @@ def experiments_create(
 @click.pass_context
 def experiments_delete(ctx: click.Context, experiment_id: int, url: str) -> None:
     """Delete an experiment and its runs (soft: `restore` brings them back)."""
-    _client(ctx, url).delete_experiment(experiment_id)
+    client_for(ctx, url).delete_experiment(experiment_id)
     click.echo(f"deleted experiment {experiment_id}")
 
 
@@ -124,7 +106,7 @@ def experiments_delete(ctx: click.Context, experiment_id: int, url: str) -> None
 @click.pass_context
 def experiments_restore(ctx: click.Context, experiment_id: int, url: str) -> None:
     """Restore a deleted experiment and the runs deleted with it."""
-    _client(ctx, url).restore_experiment(experiment_id)
+    client_for(ctx, url).restore_experiment(experiment_id)
     click.echo(f"restored experiment {experiment_id}")
 
 
@@ -134,10 +116,20 @@ def runs() -> None:
 
 
 def _experiment_ids(client: Client, experiments: tuple[str, ...]) -> list[int]:
-    return [
-        int(e) if e.isdigit() else int(client.get_experiment_by_name(e)["experiment_id"])
-        for e in experiments
-    ]
+    return [int(_find_experiment(client, e)["experiment_id"]) for e in experiments]
+
+
+def _find_experiment(client: Client, experiment: str) -> dict[str, Any]:
+    """An experiment given by id or by name (a name of digits when there is no such id)."""
+    if not experiment.isdigit():
+        return client.get_experiment_by_name(experiment)
+    try:
+        return client.get_experiment(int(experiment))
+    except NotFound as missing:
+        try:
+            return client.get_experiment_by_name(experiment)
+        except NotFound:
+            raise missing from None
 
 
 @runs.command("search")
@@ -167,7 +159,7 @@ def runs_search(
     as_json: bool,
 ) -> None:
     """Find runs with the search language, e.g. "metrics.loss < 0.5 and params.lr = '0.01'"."""
-    client = _client(ctx, url)
+    client = client_for(ctx, url)
     found = client.search_runs(
         _experiment_ids(client, experiments),
         filter,
@@ -191,7 +183,7 @@ def runs_list(
     ctx: click.Context, experiments: tuple[str, ...], max_results: int, url: str, as_json: bool
 ) -> None:
     """List the newest runs of experiments."""
-    client = _client(ctx, url)
+    client = client_for(ctx, url)
     found = client.search_runs(_experiment_ids(client, experiments), max_results=max_results)
     rows = found if as_json else [_latest_values(r) for r in found]
     show(rows, RUN_COLUMNS, as_json=as_json, times=["start_time"])
@@ -204,7 +196,7 @@ def runs_list(
 @click.pass_context
 def runs_show(ctx: click.Context, run_id: str, url: str, as_json: bool) -> None:
     """Show a run with its params, tags and latest metrics."""
-    run = _client(ctx, url).get_run(run_id)
+    run = client_for(ctx, url).get_run(run_id)
     show_one(run if as_json else _latest_values(run), as_json=as_json)
 
 
@@ -224,7 +216,7 @@ def runs_create(
     as_json: bool,
 ) -> None:
     """Create a run (status RUNNING)."""
-    client = _client(ctx, url)
+    client = client_for(ctx, url)
     (experiment_id,) = _experiment_ids(client, (experiment,))
     show_one(client.create_run(experiment_id, name=name, tags=_pairs(tags)), as_json=as_json)
 
@@ -235,7 +227,7 @@ def runs_create(
 @click.pass_context
 def runs_delete(ctx: click.Context, run_id: str, url: str) -> None:
     """Delete a run (soft)."""
-    _client(ctx, url).delete_run(run_id)
+    client_for(ctx, url).delete_run(run_id)
     click.echo(f"deleted run {run_id}")
 
 
@@ -245,71 +237,8 @@ def runs_delete(ctx: click.Context, run_id: str, url: str) -> None:
 @click.pass_context
 def runs_restore(ctx: click.Context, run_id: str, url: str) -> None:
     """Restore a deleted run."""
-    _client(ctx, url).restore_run(run_id)
+    client_for(ctx, url).restore_run(run_id)
     click.echo(f"restored run {run_id}")
-
-
-@runs.command("import-metrics")
-@click.argument("run_id")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@option("--batch-size", type=click.IntRange(1, 100_000), default=10_000)
-@url_option
-@click.pass_context
-def runs_import_metrics(
-    ctx: click.Context, run_id: str, csv_file: Path, batch_size: int, url: str
-) -> None:
-    """Load metric points from a CSV with columns key,value,step,timestamp (progress shown)."""
-    client = _client(ctx, url)
-    total = max(0, sum(1 for _ in csv_file.open(encoding="utf-8")) - 1)
-    sent = 0
-    with (
-        csv_file.open(newline="", encoding="utf-8") as handle,
-        Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeRemainingColumn(),
-            transient=True,
-        ) as progress,
-    ):
-        task = progress.add_task("import", total=total)
-        reader = csv.DictReader(handle)
-        missing = {"key", "value", "step", "timestamp"} - set(reader.fieldnames or [])
-        if missing:
-            raise InvalidInput(f"{csv_file} lacks the column(s) {', '.join(sorted(missing))}")
-        columns: tuple[list[str], list[float], list[int], list[int]] = ([], [], [], [])
-        for line, row in enumerate(reader, start=2):
-            try:
-                columns[1].append(float(row["value"]))
-                columns[2].append(int(row["step"]))
-                columns[3].append(int(row["timestamp"]))
-            except ValueError as exc:
-                raise InvalidInput(f"{csv_file}:{line}: {exc}") from None
-            columns[0].append(row["key"])
-            if len(columns[0]) >= batch_size:
-                sent += _send_batch(client, run_id, columns)
-                progress.update(task, completed=sent)
-        sent += _send_batch(client, run_id, columns)
-        progress.update(task, completed=sent)
-    click.echo(f"imported {sent} points into run {run_id}")
-
-
-def _send_batch(
-    client: Client, run_id: str, columns: tuple[list[str], list[float], list[int], list[int]]
-) -> int:
-    count = len(columns[0])
-    if count:
-        client.log_metric_batch(
-            run_id,
-            columns[0],
-            columns[1],
-            columns[2],
-            columns[3],
-            idempotency_key=uuid.uuid4().hex,
-        )
-        for column in columns:
-            column.clear()
-    return count
 
 
 def _pairs(items: tuple[str, ...]) -> dict[str, str]:
@@ -320,3 +249,6 @@ def _pairs(items: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--tag")
         pairs[key] = value
     return pairs
+
+
+runs.add_command(import_metrics)

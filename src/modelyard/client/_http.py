@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from modelyard.errors import DatabaseUnavailable, ModelyardError, error_from_dict
+from modelyard.errors import DatabaseUnavailable, InvalidInput, ModelyardError, error_from_dict
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 _encoder = msgspec.json.Encoder()
@@ -40,12 +40,15 @@ class HttpSession:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = resolve_url(url)
-        self._http = httpx.Client(
-            base_url=f"{self.url}/api/v1",
-            timeout=timeout,
-            transport=transport,
-            headers={"user-agent": "modelyard-client"},
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=f"{self.url}/api/v1",
+                timeout=timeout,
+                transport=transport,
+                headers={"user-agent": "modelyard-client"},
+            )
+        except httpx.InvalidURL as exc:
+            raise InvalidInput(f"invalid server URL {self.url!r}: {exc}", field="url") from exc
 
     def request(
         self,
@@ -66,6 +69,9 @@ class HttpSession:
             response = self._http.request(
                 method, path, content=content, params=query, headers=send_headers
             )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            # Not transient: retrying a URL that cannot be sent would only wait in vain.
+            raise InvalidInput(f"cannot send {method} {path[:100]} to {self.url}: {exc}") from exc
         except httpx.TransportError as exc:
             raise ServerUnreachable(f"cannot reach modelyard at {self.url}: {exc}") from exc
         if response.status_code >= 400:

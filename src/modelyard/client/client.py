@@ -14,11 +14,13 @@ from urllib.parse import quote
 import httpx
 
 from modelyard.client._http import HttpSession
-from modelyard.errors import NotFound
+from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 
 Json = dict[str, Any]
 
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+_FROM_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+MAX_PAGE_SIZE = 1000  # the server's largest page (``limit`` / ``max_results``)
 
 
 def encode_value(value: float) -> float | str:
@@ -28,9 +30,39 @@ def encode_value(value: float) -> float | str:
     return _NON_FINITE.get(value, value)
 
 
+def decode_value(value: float | str) -> float:
+    """A metric value from the wire: the strings ``NaN``, ``Infinity``, ``-Infinity`` as floats."""
+    return _FROM_TEXT[value] if isinstance(value, str) else value
+
+
+def _decode_run(run: Json) -> Json:
+    """A run with the non-finite latest metric values turned back into floats."""
+    for metric in (run.get("metrics") or {}).values():
+        metric["value"] = decode_value(metric["value"])
+    return run
+
+
 def _seg(value: object) -> str:
     """One URL path segment, escaped (names may hold spaces and other characters)."""
     return quote(str(value), safe="")
+
+
+def _one_seg(value: object, field: str) -> str:
+    """A path segment that must stay one: the server decodes ``%2F`` before routing, so a ``/``
+    would address another route (or none) instead of this object."""
+    text = str(value)
+    if "/" in text:
+        raise InvalidInput(
+            f"{field} {text!r} holds '/' and cannot be addressed over the REST API", field=field
+        )
+    return _seg(text)
+
+
+def _page_size(page_size: int | None, limit: int | None) -> int | None:
+    """The page size to ask for: as given, else no more than ``limit`` needs."""
+    if page_size is not None:
+        return page_size
+    return None if limit is None else min(limit, MAX_PAGE_SIZE)
 
 
 class Client:
@@ -58,19 +90,47 @@ class Client:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._session.request(method, path, **kwargs)
 
-    def _pages(self, path: str, params: dict[str, Any], limit: int | None = None) -> Iterator[Json]:
-        token: str | None = None
+    def _pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Json]:
+        """The items of a listing, page after page. The first page is fetched now, so a missing
+        model or a bad parameter raises at the call rather than at the first ``next()``."""
+        params = {**params, "limit": _page_size(page_size, limit)}
+        first: Json = self._call("GET", path, params=params)
+        return self._follow(path, params, first, limit)
+
+    def _follow(
+        self, path: str, params: dict[str, Any], page: Json, limit: int | None
+    ) -> Iterator[Json]:
         seen = 0
         while True:
-            page = self._call("GET", path, params={**params, "page_token": token})
             for item in page["items"]:
-                yield item
-                seen += 1
                 if limit is not None and seen >= limit:
                     return
+                yield item
+                seen += 1
+            token = page.get("next_page_token")
+            if not token or (limit is not None and seen >= limit):
+                return
+            page = self._call("GET", path, params={**params, "page_token": token})
+
+    def _search(self, path: str, body: Json, max_results: int, page_size: int | None) -> list[Json]:
+        """Every item of a search up to ``max_results``, following the page tokens."""
+        found: list[Json] = []
+        token: str | None = None
+        size = page_size or MAX_PAGE_SIZE
+        while len(found) < max_results:
+            request = {**body, "max_results": min(size, max_results - len(found))}
+            page = self._call("POST", path, body={**request, "page_token": token})
+            found.extend(page["items"])
             token = page.get("next_page_token")
             if not token:
-                return
+                break
+        return found[:max_results]
 
     # -- experiments ---------------------------------------------------------------------------
 
@@ -96,20 +156,23 @@ class Client:
             pass
         try:
             return self.create_experiment(name)
-        except Exception:
-            # Another process may have created it between our two calls.
+        except AlreadyExists:
+            # Another process created it between our two calls.
             return self.get_experiment_by_name(name)
 
     def list_experiments(
-        self, *, lifecycle: str = "active", limit: int | None = None
+        self, *, lifecycle: str = "active", limit: int | None = None, page_size: int | None = None
     ) -> Iterator[Json]:
-        return self._pages("/experiments", {"lifecycle": lifecycle}, limit)
+        """Experiments in creation order (at most ``limit``), fetched ``page_size`` at a time."""
+        return self._pages("/experiments", {"lifecycle": lifecycle}, limit, page_size)
 
     def delete_experiment(self, experiment_id: int) -> None:
         self._call("DELETE", f"/experiments/{int(experiment_id)}")
 
-    def restore_experiment(self, experiment_id: int) -> None:
-        self._call("POST", f"/experiments/{int(experiment_id)}/restore")
+    def restore_experiment(self, experiment_id: int) -> Json:
+        """Undo a delete (with the runs deleted along); the experiment as restored."""
+        result: Json = self._call("POST", f"/experiments/{int(experiment_id)}/restore")
+        return result
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -135,8 +198,8 @@ class Client:
         return result
 
     def get_run(self, run_id: str) -> Json:
-        result: Json = self._call("GET", f"/runs/{_seg(run_id)}")
-        return result
+        """The run with its params, tags and metrics: ``{key: {value, step, timestamp}}``."""
+        return _decode_run(self._call("GET", f"/runs/{_one_seg(run_id, 'run_id')}"))
 
     def update_run(
         self,
@@ -147,27 +210,28 @@ class Client:
         name: str | None = None,
     ) -> Json:
         body = {"status": status, "end_time": end_time, "name": name}
-        result: Json = self._call(
-            "PATCH", f"/runs/{_seg(run_id)}", body={k: v for k, v in body.items() if v is not None}
+        path = f"/runs/{_one_seg(run_id, 'run_id')}"
+        return _decode_run(
+            self._call("PATCH", path, body={k: v for k, v in body.items() if v is not None})
         )
-        return result
 
     def delete_run(self, run_id: str) -> None:
-        self._call("DELETE", f"/runs/{_seg(run_id)}")
+        self._call("DELETE", f"/runs/{_one_seg(run_id, 'run_id')}")
 
-    def restore_run(self, run_id: str) -> None:
-        self._call("POST", f"/runs/{_seg(run_id)}/restore")
+    def restore_run(self, run_id: str) -> Json:
+        """Undo a delete; the run as restored."""
+        return _decode_run(self._call("POST", f"/runs/{_one_seg(run_id, 'run_id')}/restore"))
 
     def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
         body = {"params": {k: str(v) for k, v in params.items()}}
-        self._call("POST", f"/runs/{_seg(run_id)}/params", body=body)
+        self._call("POST", f"/runs/{_one_seg(run_id, 'run_id')}/params", body=body)
 
     def set_tags(self, run_id: str, tags: Mapping[str, object]) -> None:
         body = {"tags": {k: str(v) for k, v in tags.items()}}
-        self._call("POST", f"/runs/{_seg(run_id)}/tags", body=body)
+        self._call("POST", f"/runs/{_one_seg(run_id, 'run_id')}/tags", body=body)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self._call("DELETE", f"/runs/{_seg(run_id)}/tags/{_seg(key)}")
+        self._call("DELETE", f"/runs/{_one_seg(run_id, 'run_id')}/tags/{_seg(key)}")
 
     def log_metric_batch(
         self,
@@ -187,10 +251,14 @@ class Client:
             "timestamps": list(timestamps),
         }
         headers = {"idempotency-key": idempotency_key} if idempotency_key else None
-        self._call("POST", f"/runs/{_seg(run_id)}/metrics", body=body, headers=headers)
+        path = f"/runs/{_one_seg(run_id, 'run_id')}/metrics"
+        self._call("POST", path, body=body, headers=headers)
 
     def get_latest_metrics(self, run_id: str) -> Json:
-        result: Json = self._call("GET", f"/runs/{_seg(run_id)}/metrics")
+        """``{"items": [{key, value, step, timestamp}, ...]}``: the latest point of each metric."""
+        result: Json = self._call("GET", f"/runs/{_one_seg(run_id, 'run_id')}/metrics")
+        for item in result["items"]:
+            item["value"] = decode_value(item["value"])
         return result
 
     def get_metric_history(
@@ -203,9 +271,10 @@ class Client:
         max_points: int | None = None,
     ) -> Json:
         params = {"min_step": min_step, "max_step": max_step, "max_points": max_points}
-        result: Json = self._call(
-            "GET", f"/runs/{_seg(run_id)}/metrics/{_seg(key)}/history", params=params
-        )
+        """One series column-wise: ``{key, steps, timestamps, values, total_points}``."""
+        path = f"/runs/{_one_seg(run_id, 'run_id')}/metrics/{_seg(key)}/history"
+        result: Json = self._call("GET", path, params=params)
+        result["values"] = [decode_value(v) for v in result["values"]]
         return result
 
     def search_runs(
@@ -216,25 +285,19 @@ class Client:
         order_by: Sequence[str] = (),
         max_results: int = 1000,
         lifecycle: str = "active",
+        page_size: int | None = None,
     ) -> list[Json]:
-        """Runs matching ``filter`` (the search language), following pages up to ``max_results``."""
-        found: list[Json] = []
-        token: str | None = None
-        while len(found) < max_results:
-            body = {
-                "experiment_ids": [int(e) for e in experiment_ids],
-                "filter": filter,
-                "order_by": list(order_by),
-                "max_results": min(1000, max_results - len(found)),
-                "lifecycle": lifecycle,
-                "page_token": token,
-            }
-            page = self._call("POST", "/runs/search", body=body)
-            found.extend(page["items"])
-            token = page.get("next_page_token")
-            if not token:
-                break
-        return found
+        """Runs matching ``filter`` (the search language), following pages up to ``max_results``
+        (``page_size`` runs per request, default and at most 1000)."""
+        body = {
+            "experiment_ids": [int(e) for e in experiment_ids],
+            "filter": filter,
+            "order_by": list(order_by),
+            "lifecycle": lifecycle,
+        }
+        return [
+            _decode_run(run) for run in self._search("/runs/search", body, max_results, page_size)
+        ]
 
     # -- registry ------------------------------------------------------------------------------
 
@@ -246,16 +309,21 @@ class Client:
         return result
 
     def get_model(self, name: str) -> Json:
-        result: Json = self._call("GET", f"/models/{_seg(name)}")
+        result: Json = self._call("GET", _model_path(name))
         return result
 
     def list_models(
-        self, *, name_like: str | None = None, limit: int | None = None
+        self,
+        *,
+        name_like: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
     ) -> Iterator[Json]:
-        return self._pages("/models", {"name_like": name_like}, limit)
+        """Models in name order, ``name_like`` a SQL LIKE pattern."""
+        return self._pages("/models", {"name_like": name_like}, limit, page_size)
 
     def delete_model(self, name: str) -> None:
-        self._call("DELETE", f"/models/{_seg(name)}")
+        self._call("DELETE", _model_path(name))
 
     def register_version(
         self,
@@ -275,51 +343,77 @@ class Client:
             "tags": dict(tags or {}),
         }
         body = {k: v for k, v in body.items() if v is not None}
+        path = f"{_model_path(name)}/versions"
         try:
-            result: Json = self._call("POST", f"/models/{_seg(name)}/versions", body=body)
+            result: Json = self._call("POST", path, body=body)
             return result
-        except NotFound:
-            if not create_model:
+        except NotFound as exc:
+            # Only a missing model is ours to fix; a missing run is the caller's error.
+            if not create_model or "run_id" in exc.details:
                 raise
+        if run_id is not None:
+            # The model is missing and so may the run be: check first, or a failed registration
+            # would leave an empty model behind.
+            self.get_run(run_id)
         try:
             self.create_model(name)
-        except Exception:
-            pass  # created concurrently; the next call tells
-        result = self._call("POST", f"/models/{_seg(name)}/versions", body=body)
+        except AlreadyExists:
+            pass  # created concurrently
+        result = self._call("POST", path, body=body)
         return result
 
     def get_version(self, name: str, version: int) -> Json:
-        result: Json = self._call("GET", f"/models/{_seg(name)}/versions/{int(version)}")
+        result: Json = self._call("GET", f"{_model_path(name)}/versions/{int(version)}")
         return result
 
-    def list_versions(self, name: str, *, limit: int | None = None) -> Iterator[Json]:
-        return self._pages(f"/models/{_seg(name)}/versions", {}, limit)
+    def list_versions(
+        self,
+        name: str,
+        *,
+        stage: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Json]:
+        """Versions of model ``name``, newest first; only those in ``stage`` when given."""
+        return self._pages(f"{_model_path(name)}/versions", {"stage": stage}, limit, page_size)
 
     def transition_stage(
         self, name: str, version: int, stage: str, *, archive_existing: bool = False
     ) -> Json:
         body = {"stage": stage, "archive_existing": archive_existing}
         result: Json = self._call(
-            "POST", f"/models/{_seg(name)}/versions/{int(version)}/stage", body=body
+            "POST", f"{_model_path(name)}/versions/{int(version)}/stage", body=body
         )
         return result
 
-    def set_alias(self, name: str, alias: str, version: int) -> None:
-        self._call(
-            "PUT", f"/models/{_seg(name)}/aliases/{_seg(alias)}", body={"version": int(version)}
-        )
+    def set_alias(self, name: str, alias: str, version: int) -> Json:
+        """Point ``alias`` at ``version`` (creating or moving it); the version it now names."""
+        result: Json = self._call("PUT", _alias_path(name, alias), body={"version": int(version)})
+        return result
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self._call("DELETE", f"/models/{_seg(name)}/aliases/{_seg(alias)}")
+        self._call("DELETE", _alias_path(name, alias))
 
     def get_version_by_alias(self, name: str, alias: str) -> Json:
-        result: Json = self._call("GET", f"/models/{_seg(name)}/aliases/{_seg(alias)}")
+        result: Json = self._call("GET", _alias_path(name, alias))
         return result
 
     def search_versions(
-        self, filter: str | None = None, *, order_by: Sequence[str] = (), max_results: int = 100
+        self,
+        filter: str | None = None,
+        *,
+        order_by: Sequence[str] = (),
+        max_results: int = 100,
+        page_size: int | None = None,
     ) -> list[Json]:
-        body = {"filter": filter, "order_by": list(order_by), "max_results": max_results}
-        page = self._call("POST", "/model-versions/search", body=body)
-        items: list[Json] = page["items"]
-        return items
+        """Versions matching ``filter``, following pages up to ``max_results``."""
+        body = {"filter": filter, "order_by": list(order_by)}
+        return self._search("/model-versions/search", body, max_results, page_size)
+
+
+def _model_path(name: str) -> str:
+    return f"/models/{_one_seg(name, 'name')}"
+
+
+def _alias_path(name: str, alias: str) -> str:
+    return f"{_model_path(name)}/aliases/{_one_seg(alias, 'alias')}"

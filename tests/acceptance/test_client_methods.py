@@ -515,3 +515,41 @@ def test_unusable_urls_are_invalid_input_not_retryable_outages() -> None:
             down.get_model("m")
         with pytest.raises(InvalidInput, match="URL too long"):
             down.get_experiment_by_name("x" * 70_000)
+
+
+def test_updating_and_tagging_experiments_models_and_versions(server_url: str) -> None:
+    with Client(server_url) as client:
+        exp = client.create_experiment("to-edit", description="first")
+        eid = exp["experiment_id"]
+        edited = client.update_experiment(eid, name="edited")
+        assert (edited["name"], edited["description"]) == ("edited", "first")
+        cleared = client.update_experiment(eid, description=None)
+        assert (cleared["name"], cleared["description"]) == ("edited", None)
+        client.set_experiment_tag(eid, "owner/team", "vision")
+        assert client.get_experiment(eid)["tags"] == {"owner/team": "vision"}
+        client.delete_experiment_tag(eid, "owner/team")
+        assert client.get_experiment(eid)["tags"] == {}
+        with pytest.raises(NotFound):
+            client.delete_experiment_tag(eid, "never-set")
+
+        client.register_version("m-edit", "s3://a")
+        renamed = client.update_model("m-edit", new_name="m-edited", description="churn model")
+        assert (renamed["name"], renamed["description"]) == ("m-edited", "churn model")
+        with pytest.raises(NotFound):
+            client.get_model("m-edit")
+        with pytest.raises(InvalidInput):
+            client.update_model("m-edited", new_name="a/b")
+        client.set_model_tag("m-edited", "stage", "beta")
+        assert client.get_model("m-edited")["tags"] == {"stage": "beta"}
+        client.delete_model_tag("m-edited", "stage")
+        assert client.get_model("m-edited")["tags"] == {}
+
+        assert client.update_version("m-edited", 1, description="v1")["description"] == "v1"
+        client.set_version_tag("m-edited", 1, "validated", "yes")
+        assert client.get_version("m-edited", 1)["tags"] == {"validated": "yes"}
+        client.delete_version_tag("m-edited", 1, "validated")
+        assert client.get_version("m-edited", 1)["tags"] == {}
+        client.delete_version("m-edited", 1)
+        with pytest.raises(NotFound):
+            client.get_version("m-edited", 1)
+        assert client.register_version("m-edited", "s3://b")["version"] == 2, "numbers not reused"

@@ -18,6 +18,16 @@ from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 
 Json = dict[str, Any]
 
+
+class _Keep:
+    """The type of :data:`KEEP`: "leave this field as it is" (``None`` means "clear it")."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
+
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 _FROM_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 MAX_PAGE_SIZE = 1000  # the server's largest page (``limit`` / ``max_results``)
@@ -165,6 +175,27 @@ class Client:
     ) -> Iterator[Json]:
         """Experiments in creation order (at most ``limit``), fetched ``page_size`` at a time."""
         return self._pages("/experiments", {"lifecycle": lifecycle}, limit, page_size)
+
+    def update_experiment(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        description: str | _Keep | None = KEEP,
+    ) -> Json:
+        """Rename and/or describe (``None`` clears the description), both or neither."""
+        body: Json = {} if name is None else {"name": name}
+        if not isinstance(description, _Keep):
+            body["description"] = description
+        result: Json = self._call("PATCH", f"/experiments/{int(experiment_id)}", body=body)
+        return result
+
+    def set_experiment_tag(self, experiment_id: int, key: str, value: object) -> None:
+        path = f"/experiments/{int(experiment_id)}/tags/{_seg(key)}"
+        self._call("PUT", path, body={"value": str(value)})
+
+    def delete_experiment_tag(self, experiment_id: int, key: str) -> None:
+        self._call("DELETE", f"/experiments/{int(experiment_id)}/tags/{_seg(key)}")
 
     def delete_experiment(self, experiment_id: int) -> None:
         self._call("DELETE", f"/experiments/{int(experiment_id)}")
@@ -322,6 +353,25 @@ class Client:
         """Models in name order, ``name_like`` a SQL LIKE pattern."""
         return self._pages("/models", {"name_like": name_like}, limit, page_size)
 
+    def update_model(
+        self, name: str, *, new_name: str | None = None, description: str | _Keep | None = KEEP
+    ) -> Json:
+        """Rename and/or describe (``None`` clears the description), both or neither."""
+        body: Json = {}
+        if new_name is not None:
+            _one_seg(new_name, "new_name")  # a name with '/' could never be addressed again
+            body["name"] = new_name
+        if not isinstance(description, _Keep):
+            body["description"] = description
+        result: Json = self._call("PATCH", _model_path(name), body=body)
+        return result
+
+    def set_model_tag(self, name: str, key: str, value: object) -> None:
+        self._call("PUT", f"{_model_path(name)}/tags/{_seg(key)}", body={"value": str(value)})
+
+    def delete_model_tag(self, name: str, key: str) -> None:
+        self._call("DELETE", f"{_model_path(name)}/tags/{_seg(key)}")
+
     def delete_model(self, name: str) -> None:
         self._call("DELETE", _model_path(name))
 
@@ -365,6 +415,23 @@ class Client:
     def get_version(self, name: str, version: int) -> Json:
         result: Json = self._call("GET", f"{_model_path(name)}/versions/{int(version)}")
         return result
+
+    def update_version(self, name: str, version: int, *, description: str | None) -> Json:
+        """Set (``None`` clears) the description of one version."""
+        body = {"description": description}
+        result: Json = self._call("PATCH", _version_path(name, version), body=body)
+        return result
+
+    def delete_version(self, name: str, version: int) -> None:
+        """Delete one version with its tags and aliases; its number is never reused."""
+        self._call("DELETE", _version_path(name, version))
+
+    def set_version_tag(self, name: str, version: int, key: str, value: object) -> None:
+        path = f"{_version_path(name, version)}/tags/{_seg(key)}"
+        self._call("PUT", path, body={"value": str(value)})
+
+    def delete_version_tag(self, name: str, version: int, key: str) -> None:
+        self._call("DELETE", f"{_version_path(name, version)}/tags/{_seg(key)}")
 
     def list_versions(
         self,
@@ -413,6 +480,10 @@ class Client:
 
 def _model_path(name: str) -> str:
     return f"/models/{_one_seg(name, 'name')}"
+
+
+def _version_path(name: str, version: int) -> str:
+    return f"{_model_path(name)}/versions/{int(version)}"
 
 
 def _alias_path(name: str, alias: str) -> str:

@@ -151,6 +151,17 @@ first. See [operations](operations.md).
 modelyard restore /backups/modelyard-2026-01-31.backup
 ```
 """,
+    "gc": """\
+Makes old deletions final: runs and experiments deleted more than `--older-than` days ago are
+removed for good with their params, tags and metrics, and metric idempotency receipts older than
+`--receipts-older-than` days are dropped. Runs in small transactions, so it can run beside live
+traffic (e.g. nightly from cron). See [operations](operations.md#garbage-collection).
+
+```sh
+modelyard gc --dry-run
+modelyard gc --older-than 30
+```
+""",
 }
 
 

@@ -12,8 +12,8 @@ from backup_helpers import SCHEMA, read_manifest
 
 from modelyard.backup import backup
 from modelyard.backup.dump import find_tool, tool_env
-from modelyard.backup.progress import Advance
 from modelyard.errors import BackupError
+from modelyard.progress import Advance
 
 
 def test_missing_major_version_is_a_clear_error() -> None:

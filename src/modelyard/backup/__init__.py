@@ -22,11 +22,11 @@ from modelyard.backup import checksums
 from modelyard.backup.archive import DUMP_MEMBER, FileEntry, Manifest, file_digest, read_verified
 from modelyard.backup.archive import write_archive as _write_archive
 from modelyard.backup.dump import find_tool, list_dump, run_pg_dump
-from modelyard.backup.progress import NoProgress, Progress
 from modelyard.backup.restore import check_applicable, restore_into
 from modelyard.db.conninfo import check_schema_name
 from modelyard.db.migrate import _lock_key
 from modelyard.errors import BackupCorrupted, BackupError
+from modelyard.progress import NoProgress, Progress
 from modelyard.sql import query
 
 __all__ = ["Manifest", "backup", "restore", "verify"]

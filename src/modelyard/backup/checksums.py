@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 
 from modelyard.backup.archive import TableDigest
-from modelyard.backup.progress import Progress
 from modelyard.errors import BackupError
+from modelyard.progress import Progress
 from modelyard.sql import query
 
 Connection = psycopg.Connection[tuple[object, ...]]

@@ -18,10 +18,10 @@ from psycopg import sql
 from modelyard.backup import checksums
 from modelyard.backup.archive import Manifest
 from modelyard.backup.dump import Tool, failure, restore_script
-from modelyard.backup.progress import Progress
 from modelyard.backup.script import apply_script
 from modelyard.db.migrate import REQUIRED_EXTENSIONS, _lock_key
 from modelyard.errors import BackupCorrupted, BackupError, RestoreRefused
+from modelyard.progress import Progress
 from modelyard.sql import migrations, query
 
 Connection = psycopg.Connection[tuple[object, ...]]

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 
 import psycopg
 
-from modelyard.backup.progress import Advance
 from modelyard.errors import BackupCorrupted
+from modelyard.progress import Advance
 
 _COPY_START = re.compile(rb"^COPY \S.* FROM stdin;\r?\n$")
 _RESTRICT = re.compile(rb"^\\(un)?restrict [A-Za-z0-9]+\r?\n$")

@@ -15,6 +15,7 @@ from modelyard import logs
 from modelyard.cli._common import option, run_command
 from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
+from modelyard.cli.gc import gc_command
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
 from modelyard.cli.tracking import experiments, runs
@@ -89,6 +90,7 @@ for command in (
     versions,
     backup_command,
     restore_command,
+    gc_command,
 ):
     cli.add_command(command)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from modelyard.backup import Manifest, backup, restore, verify
-from modelyard.backup.progress import NoProgress, Progress, RichProgress
 from modelyard.backup.restore import latest_schema_version
 from modelyard.cli._common import option
 from modelyard.database import open_database
+from modelyard.progress import NoProgress, Progress, RichProgress
 from modelyard.settings import Settings
 
 _pg_bin = option(

@@ -1,4 +1,4 @@
-"""Progress reporting for the long phases of a backup or restore (dump, checksums, restore)."""
+"""Progress reporting for long operations (backup, restore, garbage collection), as phases."""
 
 from __future__ import annotations
 

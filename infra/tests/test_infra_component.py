@@ -43,7 +43,7 @@ def test_database_has_the_founding_defaults(default: Deployment) -> None:
         "owner": "db_admin",
         "encoding": "UTF8",
         "template": "template0",
-        "connectionLimit": 100,
+        "connectionLimit": 250,
     }
 
 

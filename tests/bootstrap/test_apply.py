@@ -145,7 +145,11 @@ def test_drift_is_reconciled_back_to_the_spec(cluster: Cluster) -> None:
     report = bootstrap(cluster.server, cluster.spec, cluster.passwords)
     detail = {f"{c.kind} {c.name}": (c.action, c.detail) for c in report.changes}
     app_name, ro_name = cluster.role_name("app"), cluster.role_name("readonly")
-    assert detail[f"role {app_name}"] == (Action.CHANGED, "no createdb, connection limit 3 -> 50")
+    app_limit = cluster.spec.role("app").connection_limit
+    assert detail[f"role {app_name}"] == (
+        Action.CHANGED,
+        f"no createdb, connection limit 3 -> {app_limit}",
+    )
     assert detail[f"role {ro_name}"] == (Action.CHANGED, "search_path")
     assert detail[f"database {cluster.spec.database.name}"][0] is Action.CHANGED
     assert detail[f"schema {cluster.schema}"][0] is Action.CHANGED

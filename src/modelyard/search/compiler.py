@@ -17,6 +17,7 @@ wrote — keys included — is a ``%s`` placeholder, and the values in order. Se
 
 from __future__ import annotations
 
+import abc
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, LiteralString
@@ -86,7 +87,7 @@ def _uuid_or_none(value: Literal) -> uuid.UUID | None:
         return None
 
 
-class FilterCompiler:
+class FilterCompiler(abc.ABC):
     """Shared logic: boolean structure, attributes by kind, key/value sub-queries."""
 
     target: ClassVar[Target] = RUNS
@@ -106,8 +107,9 @@ class FilterCompiler:
             return self.attribute(node)
         return self.keyed(node)
 
+    @abc.abstractmethod
     def keyed(self, node: Comparison | In | IsNull) -> Fragment:
-        raise NotImplementedError  # pragma: no cover - each target defines its keyed entities
+        """A condition on a keyed entity (metric, param, tag): each target defines its own."""
 
     # -- attributes -----------------------------------------------------------------------
 

@@ -474,8 +474,12 @@ def _delete_at_a_terminal(url: str, model: str, answer: bytes | None) -> tuple[i
             process.send_signal(signal.SIGINT)
         else:
             os.write(leader, answer)
+        # Bounded: a child that never exits fails this test in 30 s instead of hanging the suite.
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"models delete did not exit after the answer: {err!r}") from None
         err += process.stderr.read()
-        process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()

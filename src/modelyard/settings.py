@@ -36,6 +36,8 @@ class Settings:
     workers: int = 1
     pool_min_size: int = 2
     pool_max_size: int = 10
+    # Off behind poolers that cannot carry server-side prepared statements (PgBouncer < 1.21).
+    prepared_statements: bool = True
     log_level: str = "warning"
     # Largest request body accepted, in bytes (a 100,000-point metric batch is ~5 MB of JSON).
     max_body_bytes: int = 64 * 1024 * 1024

@@ -74,3 +74,21 @@ async def test_idle_connection_is_pinged_and_a_dead_one_replaced(
     second = await _backend_pid(one_connection_pool)
     assert second != first
     assert len(checks) > before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("prepared", [True, False])
+async def test_prepared_statements_can_be_turned_off(database_url: str, prepared: bool) -> None:
+    pool = await open_pool(
+        database_url, DEFAULT_SCHEMA, min_size=1, max_size=1, prepared_statements=prepared
+    )
+    try:
+        async with pool.connection() as conn:
+            for _ in range(10):  # psycopg prepares a query after 5 executions by default
+                await conn.execute("SELECT count(*) FROM experiment WHERE experiment_id = %s", [1])
+            cur = await conn.execute("SELECT count(*) FROM pg_prepared_statements")
+            row = await cur.fetchone()
+        assert row is not None
+        assert (row[0] > 0) is prepared
+    finally:
+        await pool.close()

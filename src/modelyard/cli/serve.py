@@ -31,6 +31,13 @@ from modelyard.settings import Settings
     help="Database connections per worker, at most.",
 )
 @option(
+    "--prepared-statements/--no-prepared-statements",
+    envvar="MODELYARD_PREPARED_STATEMENTS",
+    default=True,
+    help="Let the driver prepare frequent queries; turn off behind PgBouncer < 1.21 "
+    "in transaction mode.",
+)
+@option(
     "--max-body-mb",
     envvar="MODELYARD_MAX_BODY_MB",
     default=64,
@@ -39,7 +46,13 @@ from modelyard.settings import Settings
 )
 @click.pass_obj
 def server(
-    settings: Settings, host: str, port: int, workers: int, pool_size: int, max_body_mb: int
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    pool_size: int,
+    prepared_statements: bool,
+    max_body_mb: int,
 ) -> None:
     """Run the modelyard server until interrupted."""
     # Imported here: uvicorn and starlette would slow every other command's start-up.
@@ -53,6 +66,7 @@ def server(
         pool_max_size=pool_size,
         pool_min_size=min(2, pool_size),
         max_body_bytes=max_body_mb * 1024 * 1024,
+        prepared_statements=prepared_statements,
     )
     with open_database(settings, for_serving=True) as dsn:
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)

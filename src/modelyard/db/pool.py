@@ -42,8 +42,14 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     timeout: float = 30.0,
+    prepared_statements: bool = True,
 ) -> AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]:
-    """An opened pool whose connections use ``schema``; the caller closes it."""
+    """An opened pool whose connections use ``schema``; the caller closes it.
+
+    ``prepared_statements=False`` stops psycopg from preparing frequent queries server-side,
+    for poolers that cannot carry prepared statements between sessions (PgBouncer in
+    transaction mode before 1.21, or without ``max_prepared_statements``).
+    """
     check, reset = _idle_check()
     pool: AsyncConnectionPool[AsyncConnection[tuple[object, ...]]] = AsyncConnectionPool(
         with_schema(conninfo, schema),
@@ -56,6 +62,7 @@ async def open_pool(
         check=check,
         reset=reset,
         name="modelyard",
+        kwargs={} if prepared_statements else {"prepare_threshold": None},
     )
     await pool.open(wait=True, timeout=timeout)
     return pool

@@ -39,6 +39,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             settings.schema,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
+            prepared_statements=settings.prepared_statements,
         )
         app.state.store = store
         app.state.metrics = observability.Metrics(store.pool, settings.metrics_dir)

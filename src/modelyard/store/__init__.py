@@ -35,9 +35,23 @@ class Store:
 
     @classmethod
     async def open(
-        cls, conninfo: str, schema: str, *, min_size: int = 1, max_size: int = 10
+        cls,
+        conninfo: str,
+        schema: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        prepared_statements: bool = True,
     ) -> Store:
-        return cls(await open_pool(conninfo, schema, min_size=min_size, max_size=max_size))
+        return cls(
+            await open_pool(
+                conninfo,
+                schema,
+                min_size=min_size,
+                max_size=max_size,
+                prepared_statements=prepared_statements,
+            )
+        )
 
     async def close(self) -> None:
         await self.pool.close()

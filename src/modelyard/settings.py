@@ -1,8 +1,10 @@
-"""Typed settings shared by the CLI, the server and the tools; no module reads the environment.
+"""Typed settings shared by the CLI, the server and the tools.
 
 The CLI resolves every value from its flag, then its ``MODELYARD_*`` environment variable, then
 the default (click does this, and ``--help`` shows the variable), and passes one ``Settings``
-object down. Nothing else looks at ``os.environ``.
+object down: the server and the store never read the environment. The only other readers are
+the Python client (``MODELYARD_URL``, for training code that has no CLI in front of it) and the
+CLI's error handler (``MODELYARD_DEBUG``, to show a traceback).
 """
 
 from __future__ import annotations

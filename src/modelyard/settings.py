@@ -45,6 +45,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     # Set by the runner with several workers: where they share their Prometheus counters.
     metrics_dir: Path | None = None
+    # Signs the web UI's CSRF tokens. None: the server makes a random one at start (the runner,
+    # before forking, so all workers share it); there is no default secret.
+    ui_secret: bytes | None = None
 
     @property
     def embedded(self) -> bool:

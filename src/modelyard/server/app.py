@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from modelyard.server import observability
 from modelyard.server.api import experiments, metrics, models, openapi, runs, search, versions
 from modelyard.server.responses import EXCEPTION_HANDLERS
+from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
 from modelyard.store import Store
 
@@ -54,6 +56,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             Route("/ready", observability.ready),
             Route("/metrics", observability.metrics_endpoint),
             Mount("/api/v1", routes=api_routes()),
+            *ui_routes(),
         ],
         middleware=[Middleware(observability.MetricsMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -61,4 +64,6 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
     )
     app.state.settings = settings
     app.state.conninfo = conninfo
+    # Signs the UI's CSRF tokens; the runner makes one per server start, shared by its workers.
+    app.state.ui_secret = settings.ui_secret or secrets.token_bytes(32)
     return app

@@ -10,8 +10,10 @@ from __future__ import annotations
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
 from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.metric_charts import MetricCharts
 from modelyard.store.metrics import Metrics
 from modelyard.store.model_version_search import ModelVersionSearch
+from modelyard.store.overview import Overview
 from modelyard.store.pagination import Page
 from modelyard.store.registry import Registry
 from modelyard.store.run_data import LatestMetric, Run
@@ -32,6 +34,8 @@ class Store:
         self.metrics = Metrics(pool)
         self.run_search = RunSearch(pool)
         self.model_version_search = ModelVersionSearch(pool)
+        self.metric_charts = MetricCharts(pool)
+        self.overview = Overview(pool)
 
     @classmethod
     async def open(

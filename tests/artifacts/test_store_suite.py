@@ -172,7 +172,9 @@ async def test_a_truncated_blob_is_detected(
         cur = await conn.execute("SELECT blob_id, locator FROM artifact_blob")
         blob_id, locator = (await cur.fetchall())[0]
         if store_url == "postgresql":
-            await conn.execute("DELETE FROM artifact_chunk WHERE blob_id = %s AND seq = 1", [blob_id])
+            await conn.execute(
+                "DELETE FROM artifact_chunk WHERE blob_id = %s AND seq = 1", [blob_id]
+            )
     if store_url.startswith("file://"):
         os.truncate(Path(store_url[len("file://") :]) / locator, 1024 * 1024)
     if store_url.startswith("s3://"):

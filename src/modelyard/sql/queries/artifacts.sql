@@ -68,7 +68,7 @@ WHERE a.run_id = %(run_id)s AND a.path = %(path)s
 SELECT split_part(rest, '/', 1) AS name,
        bool_or(strpos(rest, '/') > 0) AS is_dir,
        CASE WHEN bool_or(strpos(rest, '/') > 0) THEN NULL ELSE max(size) END AS size,
-       CASE WHEN bool_or(strpos(rest, '/') > 0) THEN NULL ELSE max(sha256) END AS sha256
+       CASE WHEN bool_or(strpos(rest, '/') > 0) THEN NULL ELSE (array_agg(sha256))[1] END AS sha256
 FROM (
     SELECT substr(a.path, %(skip)s + 1) AS rest, b.size, b.sha256
     FROM run_artifact a

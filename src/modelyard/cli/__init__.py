@@ -15,6 +15,7 @@ from modelyard import logs
 from modelyard.cli._common import option, run_command
 from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
+from modelyard.cli.datasets import datasets
 from modelyard.cli.gc import gc_command
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
@@ -88,6 +89,7 @@ for command in (
     runs,
     models,
     versions,
+    datasets,
     backup_command,
     restore_command,
     gc_command,

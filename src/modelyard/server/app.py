@@ -10,7 +10,16 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.server import observability
-from modelyard.server.api import experiments, metrics, models, openapi, runs, search, versions
+from modelyard.server.api import (
+    datasets,
+    experiments,
+    metrics,
+    models,
+    openapi,
+    runs,
+    search,
+    versions,
+)
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.settings import Settings
 from modelyard.store import Store
@@ -25,6 +34,7 @@ def api_routes() -> list[BaseRoute]:
         *metrics.routes,
         *models.routes,
         *versions.routes,
+        *datasets.routes,
         *openapi.routes,
     ]
 

@@ -50,8 +50,10 @@ live in that script. tests/docs/test_cli_docs.py fails when this page is out of 
   `http://127.0.0.1:5000`). `--url` is an option of each of these commands, so it goes after the
   command name.
 
-Global options (`--database-url`, `--data-dir`, `--schema`, `--log-level`) go before the command
-name: `modelyard --log-level info server`. Every option with an `env var:` in its help can be set
+Global options (`--database-url`, `--data-dir`, `--schema`, `--pg-user`, `--log-level`,
+`--artifact-store`) go before or after the name of a database command:
+`modelyard --log-level info server` and `modelyard server --log-level info` are the same, and a
+flag typed after the name wins over one typed before it. Every option with an `env var:` in its help can be set
 with that variable instead; a flag wins over the variable.
 
 A failure prints one line, `error: ...`, on stderr and exits 1; a usage error (unknown option, bad

@@ -7,11 +7,13 @@ import dataclasses
 import click
 
 from modelyard.cli._common import option
+from modelyard.cli._globals import global_options
 from modelyard.database import open_database
 from modelyard.settings import Settings
 
 
 @click.command()
+@global_options
 @option("--host", envvar="MODELYARD_HOST", show_envvar=True, default="127.0.0.1")
 @option("--port", envvar="MODELYARD_PORT", show_envvar=True, default=5000, type=int)
 @option(

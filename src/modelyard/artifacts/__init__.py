@@ -1,0 +1,1 @@
+"""Artifact storage: one streaming interface, three backends (PostgreSQL, a directory, S3)."""

@@ -12,7 +12,16 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
-from modelyard.server.api import experiments, metrics, models, openapi, runs, search, versions
+from modelyard.server.api import (
+    datasets,
+    experiments,
+    metrics,
+    models,
+    openapi,
+    runs,
+    search,
+    versions,
+)
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
@@ -28,6 +37,7 @@ def api_routes() -> list[BaseRoute]:
         *metrics.routes,
         *models.routes,
         *versions.routes,
+        *datasets.routes,
         *openapi.routes,
     ]
 

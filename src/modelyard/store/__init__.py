@@ -1,14 +1,16 @@
 """The store: modelyard's data access over PostgreSQL, one repository per resource.
 
 ``Store`` owns an async connection pool and exposes the repositories as attributes
-(``store.experiments``, ``store.runs``, ``store.metrics``, ``store.registry``). Every method runs
-in its own transaction and raises only :mod:`modelyard.errors` exceptions.
+(``store.experiments``, ``store.runs``, ``store.metrics``, ``store.registry``,
+``store.datasets``). Every method runs in its own transaction and raises only
+:mod:`modelyard.errors` exceptions.
 """
 
 from __future__ import annotations
 
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
+from modelyard.store.datasets import Datasets
 from modelyard.store.experiments import Experiment, Experiments
 from modelyard.store.metric_charts import MetricCharts
 from modelyard.store.metrics import Metrics
@@ -36,6 +38,7 @@ class Store:
         self.model_version_search = ModelVersionSearch(pool)
         self.metric_charts = MetricCharts(pool)
         self.overview = Overview(pool)
+        self.datasets = Datasets(pool)
 
     @classmethod
     async def open(

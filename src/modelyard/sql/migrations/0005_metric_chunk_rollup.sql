@@ -1,4 +1,4 @@
--- 0004: block summaries of metric chunks for chart downsampling (metric_chunk_rollup).
+-- 0005: block summaries of metric chunks for chart downsampling (metric_chunk_rollup).
 
 -- Block summaries of metric chunks, for charts: per block of 64 consecutive points of a chunk, the
 -- step, timestamp and value extremes. A chart of a million points then aggregates ~16,000 block

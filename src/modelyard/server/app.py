@@ -14,6 +14,7 @@ from modelyard.server import observability
 from modelyard.server.api import (
     datasets,
     experiments,
+    lineage,
     metrics,
     models,
     openapi,
@@ -36,6 +37,7 @@ def api_routes() -> list[BaseRoute]:
         *models.routes,
         *versions.routes,
         *datasets.routes,
+        *lineage.routes,
         *openapi.routes,
     ]
 

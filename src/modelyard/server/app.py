@@ -11,7 +11,16 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
-from modelyard.server.api import experiments, metrics, models, openapi, runs, search, versions
+from modelyard.server.api import (
+    artifacts,
+    experiments,
+    metrics,
+    models,
+    openapi,
+    runs,
+    search,
+    versions,
+)
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.settings import Settings
 from modelyard.store import Store
@@ -22,6 +31,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
+        *artifacts.routes,
         *search.routes,
         *metrics.routes,
         *models.routes,

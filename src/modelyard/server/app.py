@@ -12,7 +12,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
 from modelyard.server.api import (
+<<<<<<< HEAD
     artifacts,
+=======
+    datasets,
+>>>>>>> main
     experiments,
     metrics,
     models,
@@ -36,6 +40,7 @@ def api_routes() -> list[BaseRoute]:
         *metrics.routes,
         *models.routes,
         *versions.routes,
+        *datasets.routes,
         *openapi.routes,
     ]
 

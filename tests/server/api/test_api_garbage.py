@@ -49,6 +49,7 @@ async def _fill(client: httpx.AsyncClient) -> dict[str, str]:
         "alias": "champion",
         "key": "k",
         "path": "garbage/file.bin",
+        "digest": "d",
     }
 
 

@@ -12,11 +12,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
 from modelyard.server.api import (
-<<<<<<< HEAD
     artifacts,
-=======
     datasets,
->>>>>>> main
     experiments,
     metrics,
     models,

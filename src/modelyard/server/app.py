@@ -13,8 +13,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
 from modelyard.server.api import (
+    artifacts,
     datasets,
     experiments,
+    lineage,
     metrics,
     models,
     openapi,
@@ -33,11 +35,13 @@ def api_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
+        *artifacts.routes,
         *search.routes,
         *metrics.routes,
         *models.routes,
         *versions.routes,
         *datasets.routes,
+        *lineage.routes,
         *openapi.routes,
     ]
 

@@ -12,6 +12,7 @@ from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
 from modelyard.store.datasets import Datasets
 from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.lineage import Lineage
 from modelyard.store.metric_charts import MetricCharts
 from modelyard.store.metrics import Metrics
 from modelyard.store.model_version_search import ModelVersionSearch
@@ -39,6 +40,7 @@ class Store:
         self.metric_charts = MetricCharts(pool)
         self.overview = Overview(pool)
         self.datasets = Datasets(pool)
+        self.lineage = Lineage(pool)
 
     @classmethod
     async def open(

@@ -10,6 +10,7 @@ import click
 from modelyard.backup import Manifest, backup, restore, verify
 from modelyard.backup.restore import latest_schema_version
 from modelyard.cli._common import option
+from modelyard.cli._globals import global_options
 from modelyard.database import open_database
 from modelyard.progress import NoProgress, Progress, RichProgress
 from modelyard.settings import Settings
@@ -39,6 +40,7 @@ def _summary(manifest: Manifest) -> str:
 
 
 @click.command("backup")
+@global_options
 @_file
 @option("--verify", "verify_only", is_flag=True, help="Check FILE instead of writing it.")
 @option("--force", is_flag=True, help="Overwrite FILE if it exists.")
@@ -62,6 +64,7 @@ def backup_command(
 
 
 @click.command("restore")
+@global_options
 @_file
 @option("--replace", is_flag=True, help="Drop the existing schema and restore in its place.")
 @_pg_bin

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from modelyard.cli._common import echo_json, option
+from modelyard.cli._globals import global_options
 from modelyard.cli.bootstrap import db_bootstrap
 from modelyard.database import open_database
 from modelyard.db.migrate import status, upgrade
@@ -20,6 +21,7 @@ db.add_command(db_bootstrap)
 
 
 @db.command("upgrade")
+@global_options
 @click.pass_obj
 def db_upgrade(settings: Settings) -> None:
     """Apply pending migrations (under an advisory lock; safe to run concurrently)."""
@@ -35,6 +37,7 @@ def db_upgrade(settings: Settings) -> None:
 
 
 @db.command("status")
+@global_options
 @option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def db_status(settings: Settings, as_json: bool) -> None:

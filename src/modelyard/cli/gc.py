@@ -8,6 +8,7 @@ import sys
 import click
 
 from modelyard.cli._common import option
+from modelyard.cli._globals import global_options
 from modelyard.database import open_database
 from modelyard.gc import collect
 from modelyard.progress import NoProgress, RichProgress
@@ -15,6 +16,7 @@ from modelyard.settings import Settings
 
 
 @click.command("gc")
+@global_options
 @option(
     "--older-than",
     type=click.FloatRange(min=0),

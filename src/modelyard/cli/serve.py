@@ -7,11 +7,13 @@ import dataclasses
 import click
 
 from modelyard.cli._common import option
+from modelyard.cli._globals import global_options
 from modelyard.database import open_database
 from modelyard.settings import Settings
 
 
 @click.command()
+@global_options
 @option("--host", envvar="MODELYARD_HOST", show_envvar=True, default="127.0.0.1")
 @option("--port", envvar="MODELYARD_PORT", show_envvar=True, default=5000, type=int)
 @option(
@@ -44,6 +46,13 @@ from modelyard.settings import Settings
     type=click.IntRange(1, 4096),
     help="Largest request body accepted, in MiB (a 100,000-point batch is about 5 MiB).",
 )
+@option(
+    "--max-artifact-mb",
+    envvar="MODELYARD_MAX_ARTIFACT_MB",
+    default=20480,
+    type=click.IntRange(1),
+    help="Largest artifact file accepted, in MiB (uploads are streamed, never held in memory).",
+)
 @click.pass_obj
 def server(
     settings: Settings,
@@ -53,6 +62,7 @@ def server(
     pool_size: int,
     prepared_statements: bool,
     max_body_mb: int,
+    max_artifact_mb: int,
 ) -> None:
     """Run the modelyard server until interrupted."""
     # Imported here: uvicorn and starlette would slow every other command's start-up.
@@ -66,6 +76,7 @@ def server(
         pool_max_size=pool_size,
         pool_min_size=min(2, pool_size),
         max_body_bytes=max_body_mb * 1024 * 1024,
+        max_artifact_bytes=max_artifact_mb * 1024 * 1024,
         prepared_statements=prepared_statements,
     )
     with open_database(settings, for_serving=True) as dsn:

@@ -9,8 +9,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
+from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
-from modelyard.server.api import experiments, metrics, models, openapi, runs, search, versions
+from modelyard.server.api import (
+    datasets,
+    experiments,
+    metrics,
+    models,
+    openapi,
+    runs,
+    search,
+    versions,
+)
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.settings import Settings
 from modelyard.store import Store
@@ -25,6 +35,7 @@ def api_routes() -> list[BaseRoute]:
         *metrics.routes,
         *models.routes,
         *versions.routes,
+        *datasets.routes,
         *openapi.routes,
     ]
 
@@ -42,10 +53,15 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             prepared_statements=settings.prepared_statements,
         )
         app.state.store = store
+        backend = open_backend(settings.artifact_store, store.pool)
+        app.state.artifacts = ArtifactStore(
+            store.pool, backend, max_bytes=settings.max_artifact_bytes
+        )
         app.state.metrics = observability.Metrics(store.pool, settings.metrics_dir)
         try:
             yield
         finally:
+            await backend.close()
             await store.close()
 
     app = Starlette(

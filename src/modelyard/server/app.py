@@ -12,8 +12,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
 from modelyard.server.api import (
+    artifacts,
     datasets,
     experiments,
+    lineage,
     metrics,
     models,
     openapi,
@@ -31,11 +33,13 @@ def api_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
+        *artifacts.routes,
         *search.routes,
         *metrics.routes,
         *models.routes,
         *versions.routes,
         *datasets.routes,
+        *lineage.routes,
         *openapi.routes,
     ]
 

@@ -43,7 +43,10 @@ def live_server(ui_database: str) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is started it keeps an event loop
+# running in this thread, and any async test run meanwhile in the same process (pytest-xdist
+# interleaves modules) could not start its own. Stopping it after the module frees the thread.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")

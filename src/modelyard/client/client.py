@@ -15,6 +15,7 @@ import httpx
 
 from modelyard.client._datasets import DatasetCalls
 from modelyard.client._http import HttpSession
+from modelyard.client._logged_models import LoggedModelCalls
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 
 Json = dict[str, Any]
@@ -76,7 +77,7 @@ def _page_size(page_size: int | None, limit: int | None) -> int | None:
     return None if limit is None else min(limit, MAX_PAGE_SIZE)
 
 
-class Client(DatasetCalls):
+class Client(DatasetCalls, LoggedModelCalls):
     """A connection to one modelyard server (``MODELYARD_URL``, default http://127.0.0.1:5000)."""
 
     def __init__(
@@ -385,11 +386,14 @@ class Client(DatasetCalls):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         create_model: bool = True,
+        model_id: str | None = None,
     ) -> Json:
-        """A new version of model ``name`` (created first when missing and ``create_model``)."""
+        """A new version of model ``name`` (created first when missing and ``create_model``);
+        ``model_id`` names the logged model it is registered from."""
         body = {
             "source": source,
             "run_id": run_id,
+            "model_id": model_id,
             "description": description,
             "tags": dict(tags or {}),
         }
@@ -400,7 +404,7 @@ class Client(DatasetCalls):
             return result
         except NotFound as exc:
             # Only a missing model is ours to fix; a missing run is the caller's error.
-            if not create_model or "run_id" in exc.details:
+            if not create_model or "run_id" in exc.details or "model_id" in exc.details:
                 raise
         if run_id is not None:
             # The model is missing and so may the run be: check first, or a failed registration

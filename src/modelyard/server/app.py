@@ -17,6 +17,7 @@ from modelyard.server.api import (
     datasets,
     experiments,
     lineage,
+    logged_models,
     metrics,
     models,
     openapi,
@@ -42,6 +43,7 @@ def api_routes() -> list[BaseRoute]:
         *versions.routes,
         *datasets.routes,
         *lineage.routes,
+        *logged_models.routes,
         *openapi.routes,
     ]
 

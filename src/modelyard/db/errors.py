@@ -47,6 +47,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "model_version_source_ck": (errors.InvalidInput, "source must be 1 to 4096 characters"),
     "model_version_tag_version_fk": (errors.NotFound, "model version does not exist"),
     "model_alias_version_fk": (errors.NotFound, "model version does not exist"),
+    "webhook_name_ck": (errors.InvalidInput, "webhook name must be 1 to 256 characters"),
+    "webhook_url_ck": (errors.InvalidInput, "webhook URL must be 1 to 2048 characters"),
+    "webhook_events_ck": (errors.InvalidInput, "a webhook needs 1 to 32 events"),
+    "webhook_status_ck": (errors.InvalidInput, "status must be ACTIVE or DISABLED"),
     "model_alias_name_ck": (
         errors.InvalidInput,
         "alias must be 1 to 255 letters, digits, _ or -, and not 'latest' or a version like v1",

@@ -10,10 +10,20 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.server import observability
-from modelyard.server.api import experiments, metrics, models, openapi, runs, search, versions
+from modelyard.server.api import (
+    experiments,
+    metrics,
+    models,
+    openapi,
+    runs,
+    search,
+    versions,
+    webhooks,
+)
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.settings import Settings
 from modelyard.store import Store
+from modelyard.webhooks.runtime import webhook_runtime
 
 
 def api_routes() -> list[BaseRoute]:
@@ -25,6 +35,7 @@ def api_routes() -> list[BaseRoute]:
         *metrics.routes,
         *models.routes,
         *versions.routes,
+        *webhooks.routes,
         *openapi.routes,
     ]
 
@@ -44,7 +55,8 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         app.state.store = store
         app.state.metrics = observability.Metrics(store.pool, settings.metrics_dir)
         try:
-            yield
+            async with webhook_runtime(app, store.pool, settings, conninfo):
+                yield
         finally:
             await store.close()
 

@@ -34,12 +34,18 @@ def base_settings(tmp_path: Path) -> Settings:
     )
 
 
+async def public_resolver(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]
+
+
 @pytest.fixture
 def make_app(database_url: str, base_settings: Settings) -> AppFactory:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Running]:
         app = create_app(dataclasses.replace(base_settings, **overrides), database_url)
         async with app.router.lifespan_context(app):
+            # No DNS in tests: names resolve to a public address unless a test says otherwise.
+            app.state.webhooks.resolver = public_resolver
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as c:
                 yield Running(app, c)

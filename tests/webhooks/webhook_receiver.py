@@ -76,6 +76,8 @@ class Receiver:
     responder: Responder = lambda n, r: (200, {}, b"ok")
     received: list[Received] = field(default_factory=list)
     hang: threading.Event | None = None
+    # Set once a hanging answer's status line and headers are on the wire.
+    responded: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -101,11 +103,13 @@ class Receiver:
                     self.send_header(key, value)
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
-                if receiver.hang is not None:
+                hang = receiver.hang
+                if hang is not None:
                     # Status line and headers sent, body withheld: the caller saw a 2xx and has
                     # not finished the exchange.
                     self.wfile.flush()
-                    receiver.hang.wait(60)
+                    receiver.responded.set()
+                    hang.wait(60)
                     return
                 self.wfile.write(body)
 

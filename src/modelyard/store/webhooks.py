@@ -133,7 +133,8 @@ class Webhooks(Repository):
         self, *, limit: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
     ) -> Page[Webhook]:
         limit = check_limit(limit)
-        after_us, after_id = -(2**62), str(uuid.UUID(int=0))
+        after_us: int | None = None
+        after_id: str | None = None
         if page_token is not None:
             after_us_key, after_id_key = decode_cursor(page_token, "webhooks", [int, str])
             after_us, after_id = int(after_us_key), str(after_id_key)  # type: ignore[arg-type]

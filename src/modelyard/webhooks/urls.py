@@ -29,6 +29,7 @@ MAX_URL_LENGTH = 2048
 # Labels the C library would read as a number (inet_aton): 2130706433, 0177.0.0.1, 0x7f.1.
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 _FORBIDDEN_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
+_HOST_NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*$")
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -140,9 +141,12 @@ def _canonical_host(raw: str) -> str:
             "as four decimal parts or use a name"
         )
     try:
-        return host.encode("idna").decode("ascii")
+        name = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise UnsafeWebhookUrl(f"webhook host {raw!r} is not a valid host name") from None
+        name = ""
+    if not _HOST_NAME.match(name):
+        raise UnsafeWebhookUrl(f"webhook host {raw!r} is not a valid host name")
+    return name
 
 
 async def check(url: str, *, allow_private: bool, resolver: Resolver) -> Target:
@@ -154,6 +158,8 @@ async def check(url: str, *, allow_private: bool, resolver: Resolver) -> Target:
         literal = None
     if literal is not None:
         found = [literal]
+    elif not allow_private and (parsed.host == "localhost" or parsed.host.endswith(".localhost")):
+        raise UnsafeWebhookUrl("webhook host localhost is a loopback name; refused")
     else:
         try:
             found = [

@@ -30,8 +30,9 @@ SELECT w.webhook_id, w.name, w.url, w.events, w.description, w.status,
        (extract(epoch FROM w.created_at) * 1000000)::bigint
 FROM webhook w
 WHERE w.workspace_id = %(ws)s
-  AND (w.created_at, w.webhook_id)
-      > (to_timestamp(%(after_us)s::double precision / 1000000), %(after_id)s::uuid)
+  AND (%(after_us)s::bigint IS NULL
+       OR (w.created_at, w.webhook_id)
+          > (to_timestamp(%(after_us)s::double precision / 1000000), %(after_id)s::uuid))
 ORDER BY w.created_at, w.webhook_id
 LIMIT %(limit)s
 

@@ -45,9 +45,10 @@ live in that script. tests/docs/test_cli_docs.py fails when this page is out of 
   PostgreSQL themselves: to `--database-url` / `MODELYARD_DATABASE_URL` when it is set, else to
   the embedded PostgreSQL in `--data-dir` (started for the length of the command if it is not
   running).
-- **Client commands** (`experiments`, `runs`, `models`, `versions`) talk to a running modelyard
-  server over HTTP, at `--url` / `MODELYARD_URL` (default `http://127.0.0.1:5000`). `--url` is an
-  option of each of these commands, so it goes after the command name.
+- **Client commands** (`experiments`, `runs`, `models`, `versions`, `datasets`) talk to a
+  running modelyard server over HTTP, at `--url` / `MODELYARD_URL` (default
+  `http://127.0.0.1:5000`). `--url` is an option of each of these commands, so it goes after the
+  command name.
 
 Global options (`--database-url`, `--data-dir`, `--schema`, `--pg-user`, `--log-level`,
 `--artifact-store`) go before or after the name of a database command:
@@ -156,6 +157,18 @@ between the legacy stages `None`, `Staging`, `Production` and `Archived`.
 modelyard versions create mnist-classifier --source s3://models/mnist/7 --run-id <run-id>
 modelyard versions stage mnist-classifier 7 Production --archive-existing
 modelyard versions search "name = 'mnist-classifier' and tags.validated = 'yes'"
+```
+""",
+    "datasets": """\
+Datasets and their versions. A version is identified by the digest of its content: training code
+logs it with `run.log_input(name, path=...)` (the client computes the sha256) or
+`run.log_output(...)`, and the same content logged again is the same version. `show` lists the
+newest versions of a dataset, or one version with its schema and profile.
+
+```sh
+modelyard datasets list --name-like 'iris%'
+modelyard datasets show iris
+modelyard datasets show iris --digest 9f86d081884c7d65 --json
 ```
 """,
     "backup": """\

@@ -56,6 +56,12 @@ class PayloadTooLarge(InvalidInput):
     http_status = 413
 
 
+class InvalidArtifactPath(InvalidInput):
+    """An artifact path that is absolute, escapes its root, or hides a traversal in an encoding."""
+
+    code = "INVALID_ARTIFACT_PATH"
+
+
 class FilterSyntaxError(InvalidInput):
     """A search filter or order-by clause did not parse; ``details`` carries the position."""
 
@@ -112,6 +118,20 @@ class PermissionDenied(ModelyardError):
 
     code = "PERMISSION_DENIED"
     http_status = 403
+
+
+class ArtifactCorrupted(ModelyardError):
+    """Stored artifact bytes do not match their sha256 (or size): never served as good data."""
+
+    code = "ARTIFACT_CORRUPTED"
+    http_status = 500
+
+
+class ArtifactStoreUnavailable(ModelyardError):
+    """The configured artifact store cannot be reached or does not hold what the index says."""
+
+    code = "ARTIFACT_STORE_UNAVAILABLE"
+    http_status = 503
 
 
 class DatabaseUnavailable(ModelyardError):

@@ -43,6 +43,8 @@ class Settings:
     log_level: str = "warning"
     # Where artifacts live: "postgresql" (the default), "file:///dir" or "s3://bucket/prefix".
     artifact_store: str = "postgresql"
+    # Largest artifact file accepted, in bytes (413 above it).
+    max_artifact_bytes: int = 20 * 1024**3
     # Largest request body accepted, in bytes (a 100,000-point metric batch is ~5 MB of JSON).
     max_body_bytes: int = 64 * 1024 * 1024
     # Set by the runner with several workers: where they share their Prometheus counters.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
+import pytest
 from cli_support import free_port, modelyard
 
 import modelyard as my
@@ -72,6 +75,24 @@ def test_the_tour(server_url: str) -> None:
     client.set_alias("mnist-classifier", "champion", version["version"])
     assert client.get_version_by_alias("mnist-classifier", "champion")["version"] == 2
     client.close()
+
+
+def test_the_tour_of_datasets(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("train.csv").write_text("pixels,label\n0,7\n")
+    Path("predictions.csv").write_text("label\n7\n")
+    with my.start_run(experiment="mnist", url=server_url) as run:
+        run.log_input("mnist-train", path="train.csv", context="training")
+        run.log_output("mnist-predictions", path="predictions.csv")
+    env = {"MODELYARD_URL": server_url}
+    listed = modelyard("datasets", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "mnist-train" in listed.stdout and "mnist-predictions" in listed.stdout
+    shown = modelyard("datasets", "show", "mnist-train", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert hashlib.sha256(b"pixels,label\n0,7\n").hexdigest() in shown.stdout
 
 
 def test_cli_errors_are_one_line(server_url: str) -> None:

@@ -16,6 +16,7 @@ from modelyard.cli._common import run_command
 from modelyard.cli._globals import add_global_options, settings_from
 from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
+from modelyard.cli.datasets import datasets
 from modelyard.cli.gc import gc_command
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
@@ -44,6 +45,7 @@ for command in (
     runs,
     models,
     versions,
+    datasets,
     backup_command,
     restore_command,
     gc_command,

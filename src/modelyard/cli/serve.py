@@ -49,6 +49,13 @@ from modelyard.settings import Settings
     help="Largest request body accepted, in MiB (a 100,000-point batch is about 5 MiB).",
 )
 @option(
+    "--max-artifact-mb",
+    envvar="MODELYARD_MAX_ARTIFACT_MB",
+    default=20480,
+    type=click.IntRange(1),
+    help="Largest artifact file accepted, in MiB (uploads are streamed, never held in memory).",
+)
+@option(
     "--webhook-dispatcher/--no-webhook-dispatcher",
     envvar="MODELYARD_WEBHOOK_DISPATCHER",
     default=True,
@@ -65,6 +72,7 @@ def server(
     pool_size: int,
     prepared_statements: bool,
     max_body_mb: int,
+    max_artifact_mb: int,
     webhook_dispatcher: bool,
     **webhook_values: Any,
 ) -> None:
@@ -80,6 +88,7 @@ def server(
         pool_max_size=pool_size,
         pool_min_size=min(2, pool_size),
         max_body_bytes=max_body_mb * 1024 * 1024,
+        max_artifact_bytes=max_artifact_mb * 1024 * 1024,
         prepared_statements=prepared_statements,
         webhook_dispatcher=webhook_dispatcher,
     )

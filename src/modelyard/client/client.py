@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from modelyard.client._datasets import DatasetCalls
 from modelyard.client._http import HttpSession
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 
@@ -75,7 +76,7 @@ def _page_size(page_size: int | None, limit: int | None) -> int | None:
     return None if limit is None else min(limit, MAX_PAGE_SIZE)
 
 
-class Client:
+class Client(DatasetCalls):
     """A connection to one modelyard server (``MODELYARD_URL``, default http://127.0.0.1:5000)."""
 
     def __init__(

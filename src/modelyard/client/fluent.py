@@ -13,10 +13,14 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from modelyard.client._digest import path_digest
 from modelyard.client.buffer import MetricBuffer
 from modelyard.client.client import Client
+from modelyard.errors import InvalidInput
 from modelyard.store.validation import check_key
 
 _open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
@@ -73,6 +77,52 @@ class ActiveRun:
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
         self.client.set_tags(self.id, tags)
+
+    def log_input(
+        self,
+        name: str,
+        *,
+        path: str | Path | None = None,
+        digest: str | None = None,
+        context: str | None = None,
+        source: str | None = None,
+        source_type: str | None = None,
+        schema: Any = None,
+        row_count: int | None = None,
+        profile: Any = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Record that this run read a version of dataset ``name``; returns that version.
+
+        The version is ``digest``, or the sha256 of the file or directory at ``path`` (whose
+        ``file://`` URI is then the default ``source``). The same content logged again, by this
+        run or any other, is the same version. ``context`` says how it was used: "training",
+        "validation"...
+        """
+        spec = _dataset_spec(name, path, digest, source, source_type, schema, row_count, profile)
+        spec.update(context=context, tags=dict(tags) if tags else None)
+        (logged,) = self.client.log_inputs(self.id, [spec])
+        version: dict[str, Any] = logged["dataset"]
+        return version
+
+    def log_output(
+        self,
+        name: str,
+        *,
+        path: str | Path | None = None,
+        digest: str | None = None,
+        source: str | None = None,
+        source_type: str | None = None,
+        schema: Any = None,
+        row_count: int | None = None,
+        profile: Any = None,
+    ) -> dict[str, Any]:
+        """Record that this run wrote a version of dataset ``name`` (identified as in
+        :meth:`log_input`); returns that version."""
+        spec = _dataset_spec(name, path, digest, source, source_type, schema, row_count, profile)
+        (logged,) = self.client.log_outputs(self.id, [spec])
+        version: dict[str, Any] = logged["dataset"]
+        return version
 
     def log_metric(
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
@@ -144,6 +194,34 @@ def start_run(
         int(exp["experiment_id"]), name=name, tags=tags, parent_run_id=parent_id
     )
     return ActiveRun(client, run, owns_client=owns)
+
+
+def _dataset_spec(
+    name: str,
+    path: str | Path | None,
+    digest: str | None,
+    source: str | None,
+    source_type: str | None,
+    schema: Any,
+    row_count: int | None,
+    profile: Any,
+) -> dict[str, Any]:
+    """The fields of a dataset version to log, the digest computed from ``path`` if not given."""
+    if digest is None:
+        if path is None:
+            raise InvalidInput("give the dataset's digest, or a path to compute it from")
+        digest = path_digest(path)
+    if path is not None and source is None:
+        source, source_type = Path(path).resolve().as_uri(), source_type or "local"
+    return {
+        "name": name,
+        "digest": digest,
+        "source": source,
+        "source_type": source_type,
+        "schema": schema,
+        "row_count": row_count,
+        "profile": profile,
+    }
 
 
 @atexit.register

@@ -9,8 +9,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
+from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
 from modelyard.server.api import (
+    datasets,
     experiments,
     metrics,
     models,
@@ -35,6 +37,7 @@ def api_routes() -> list[BaseRoute]:
         *metrics.routes,
         *models.routes,
         *versions.routes,
+        *datasets.routes,
         *webhooks.routes,
         *openapi.routes,
     ]
@@ -53,11 +56,16 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             prepared_statements=settings.prepared_statements,
         )
         app.state.store = store
+        backend = open_backend(settings.artifact_store, store.pool)
+        app.state.artifacts = ArtifactStore(
+            store.pool, backend, max_bytes=settings.max_artifact_bytes
+        )
         app.state.metrics = observability.Metrics(store.pool, settings.metrics_dir)
         try:
             async with webhook_runtime(app, store.pool, settings, conninfo):
                 yield
         finally:
+            await backend.close()
             await store.close()
 
     app = Starlette(

@@ -1,14 +1,16 @@
 """The store: modelyard's data access over PostgreSQL, one repository per resource.
 
 ``Store`` owns an async connection pool and exposes the repositories as attributes
-(``store.experiments``, ``store.runs``, ``store.metrics``, ``store.registry``). Every method runs
-in its own transaction and raises only :mod:`modelyard.errors` exceptions.
+(``store.experiments``, ``store.runs``, ``store.metrics``, ``store.registry``,
+``store.datasets``). Every method runs in its own transaction and raises only
+:mod:`modelyard.errors` exceptions.
 """
 
 from __future__ import annotations
 
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
+from modelyard.store.datasets import Datasets
 from modelyard.store.experiments import Experiment, Experiments
 from modelyard.store.metrics import Metrics
 from modelyard.store.model_version_search import ModelVersionSearch
@@ -32,6 +34,7 @@ class Store:
         self.metrics = Metrics(pool)
         self.run_search = RunSearch(pool)
         self.model_version_search = ModelVersionSearch(pool)
+        self.datasets = Datasets(pool)
 
     @classmethod
     async def open(

@@ -48,6 +48,7 @@ async def _fill(client: httpx.AsyncClient) -> dict[str, str]:
         "version": "1",
         "alias": "champion",
         "key": "k",
+        "digest": "d",
     }
 
 

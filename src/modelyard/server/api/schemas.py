@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from modelyard.store.dataset_records import MAX_DATASETS_PER_BATCH, DatasetSpec, InputSpec
+
 NonNegativeInt = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 PositiveInt = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Version = Annotated[int, Meta(ge=1, le=2**31 - 1)]
@@ -140,3 +142,18 @@ class SearchVersions(Body):
     order_by: list[str] = msgspec.field(default_factory=list)
     max_results: MaxResults = 100
     page_token: str | None = None
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+class LogInputs(Body):
+    """Dataset versions a run read; each is logged first if it is new."""
+
+    datasets: Annotated[list[InputSpec], Meta(min_length=1, max_length=MAX_DATASETS_PER_BATCH)]
+
+
+class LogOutputs(Body):
+    """Dataset versions a run wrote; each is logged first if it is new."""
+
+    datasets: Annotated[list[DatasetSpec], Meta(min_length=1, max_length=MAX_DATASETS_PER_BATCH)]

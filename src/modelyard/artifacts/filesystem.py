@@ -1,0 +1,151 @@
+"""The ``file:///dir`` store: one file per content, named by its sha256.
+
+Layout under the root::
+
+    blobs/ab/cd/abcd...64 hex   the bytes of one content (sha256 hex), mode 0600
+    staging/<uuid>.part         an upload being written; renamed into blobs/ when complete
+
+Content addressing gives dedup for free and makes every file checkable with ``sha256sum``;
+which run path names which blob is the index in PostgreSQL (docs/design.md says why). A blob
+appears by ``rename`` of a fully written and fsynced staging file, so a reader can never see a
+partial one, and a crashed upload leaves only a ``.part`` file that gc removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from modelyard.artifacts.backend import CHUNK_SIZE, Backend, BlobRef, Chunker, Conn, Staged, Swept
+from modelyard.artifacts.location import StoreLocation
+from modelyard.errors import ArtifactCorrupted, ArtifactStoreUnavailable
+from modelyard.sql import query
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _install(staged: Path, target: Path) -> None:
+    """Move a complete staging file into place, durably (the rename and its directory)."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # An existing file of the same name holds the same content (or is a damaged copy of it):
+    # replacing it is always right.
+    os.replace(staged, target)
+    _fsync_dir(target.parent)
+
+
+def _finish(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+
+
+class FileBackend(Backend):
+    """Content-addressed files under a local or mounted directory."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        self.url = location.url
+        self.root = Path(location.path)
+
+    def _blob_path(self, locator: str) -> Path:
+        return self.root / locator
+
+    @staticmethod
+    def locator_for(sha256: bytes) -> str:
+        digest = sha256.hex()
+        return f"blobs/{digest[:2]}/{digest[2:4]}/{digest}"
+
+    def _open_staging(self) -> tuple[Path, BinaryIO]:
+        staging = self.root / "staging"
+        try:
+            staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = staging / f"{uuid.uuid4().hex}.part"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise ArtifactStoreUnavailable(
+                f"artifact store {self.url} is not writable: {exc.strerror}"
+            ) from exc
+        return path, os.fdopen(fd, "wb")
+
+    async def stage(self, conn: Conn | None, source: AsyncIterable[bytes], limit: int) -> Staged:
+        path, handle = await asyncio.to_thread(self._open_staging)
+        chunker = Chunker(limit)
+        try:
+            async for chunk in chunker.chunks(source):
+                await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(_finish, handle)
+        except BaseException:
+            handle.close()
+            path.unlink(missing_ok=True)
+            raise
+        return Staged(sha256=chunker.sha256, size=chunker.size, handle=path)
+
+    async def publish(self, conn: Conn, staged: Staged) -> int:
+        locator = self.locator_for(staged.sha256)
+        await asyncio.to_thread(_install, cast(Path, staged.handle), self._blob_path(locator))
+        cur = await conn.execute(
+            query("artifacts.insert_blob"),
+            {
+                "store_url": self.url,
+                "sha256": staged.sha256,
+                "size": staged.size,
+                "locator": locator,
+            },
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return cast(int, row[0])
+
+    async def discard(self, conn: Conn | None, staged: Staged) -> None:
+        cast(Path, staged.handle).unlink(missing_ok=True)
+
+    async def read(self, blob: BlobRef) -> AsyncIterator[bytes]:
+        assert blob.locator is not None
+        path = self._blob_path(blob.locator)
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise ArtifactCorrupted(
+                f"the bytes of blob {blob.sha256.hex()} are missing from {self.url}",
+                sha256=blob.sha256.hex(),
+            ) from None
+        try:
+            while data := await asyncio.to_thread(handle.read, CHUNK_SIZE):
+                yield data
+        finally:
+            handle.close()
+
+    async def remove(self, blob: BlobRef) -> None:
+        if blob.locator is not None:
+            await asyncio.to_thread(self._blob_path(blob.locator).unlink, True)
+
+    async def sweep(self, older_than_seconds: float, dry_run: bool) -> list[Swept]:
+        return await asyncio.to_thread(self._sweep, older_than_seconds, dry_run)
+
+    def _sweep(self, older_than_seconds: float, dry_run: bool) -> list[Swept]:
+        # A live upload writes its .part file at least every chunk, so its mtime stays recent.
+        cutoff = time.time() - older_than_seconds
+        swept: list[Swept] = []
+        staging = self.root / "staging"
+        if not staging.is_dir():
+            return swept
+        for entry in staging.iterdir():
+            try:
+                info = entry.stat()
+            except FileNotFoundError:
+                continue  # published or discarded meanwhile
+            if entry.suffix == ".part" and info.st_mtime < cutoff:
+                swept.append(Swept(what=f"{self.url}/staging/{entry.name}", size=info.st_size))
+                if not dry_run:
+                    entry.unlink(missing_ok=True)
+        return swept

@@ -1,0 +1,200 @@
+"""The ``s3://bucket/prefix`` store: one object per blob, written by multipart upload.
+
+Layout under the prefix::
+
+    blobs/<uuid>     the bytes of one content; its sha256 and size are in artifact_blob
+
+The sha256 of an upload is known only at its end, and S3 cannot rename, so an upload streams
+its parts (8 MiB, bounded memory) to a fresh key and completes the multipart upload only when
+publishing, under the content lock: a duplicate is aborted instead and never becomes an object.
+An unfinished multipart upload is invisible to readers; gc aborts those left behind. Endpoint,
+region and credentials come from boto3's own configuration (``AWS_ENDPOINT_URL``,
+``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ... or an instance role), as for any AWS tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from modelyard.artifacts.backend import CHUNK_SIZE, Backend, BlobRef, Chunker, Conn, Staged, Swept
+from modelyard.artifacts.location import StoreLocation
+from modelyard.errors import ArtifactCorrupted, ArtifactStoreUnavailable
+from modelyard.sql import query
+
+# S3 requires parts of at least 5 MiB except the last; 8 MiB is boto3's own default.
+PART_SIZE = 8 * 1024 * 1024
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Upload:
+    key: str
+    upload_id: str | None
+    parts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class S3Backend(Backend):
+    """Objects in one bucket under one prefix, through boto3 (run in worker threads)."""
+
+    def __init__(self, location: StoreLocation, client: Any = None) -> None:
+        self.url = location.url
+        self.bucket = location.bucket
+        self.prefix = location.path
+        if client is None:
+            try:
+                import boto3  # type: ignore[import-untyped]
+                from botocore.config import Config  # type: ignore[import-untyped]
+            except ImportError as exc:  # pragma: no cover - boto3 is a dependency
+                raise ArtifactStoreUnavailable("the s3 store needs boto3 installed") from exc
+            client = boto3.client(
+                "s3", config=Config(retries={"max_attempts": 5, "mode": "standard"})
+            )
+        self._s3 = client
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        """One boto3 call in a worker thread; transport and service errors become one type."""
+        function: Callable[..., Any] = getattr(self._s3, method)
+        try:
+            return await asyncio.to_thread(functools.partial(function, **kwargs))
+        except Exception as exc:
+            if _error_code(exc) in ("NoSuchKey", "404", "NoSuchUpload"):
+                raise
+            raise ArtifactStoreUnavailable(
+                f"artifact store {self.url}: {method} failed: {exc}", store=self.url
+            ) from exc
+
+    async def stage(self, conn: Conn | None, source: AsyncIterable[bytes], limit: int) -> Staged:
+        upload = _Upload(key=self._key(f"blobs/{uuid.uuid4().hex}"), upload_id=None)
+        chunker = Chunker(limit)
+        buffer = bytearray()
+        try:
+            async for chunk in chunker.chunks(source):
+                buffer += chunk
+                if len(buffer) >= PART_SIZE:
+                    await self._upload_part(upload, bytes(buffer))
+                    buffer.clear()
+            if buffer and upload.upload_id is not None:
+                await self._upload_part(upload, bytes(buffer))
+                buffer.clear()
+        except BaseException:
+            await self._abort(upload)
+            raise
+        # A file smaller than one part stays in memory (< 8 MiB) and is put whole on publish.
+        return Staged(sha256=chunker.sha256, size=chunker.size, handle=(upload, bytes(buffer)))
+
+    async def _upload_part(self, upload: _Upload, data: bytes) -> None:
+        if upload.upload_id is None:
+            created = await self._call(
+                "create_multipart_upload", Bucket=self.bucket, Key=upload.key
+            )
+            upload.upload_id = created["UploadId"]
+        number = len(upload.parts) + 1
+        answer = await self._call(
+            "upload_part",
+            Bucket=self.bucket,
+            Key=upload.key,
+            UploadId=upload.upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        upload.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+    async def _abort(self, upload: _Upload) -> None:
+        if upload.upload_id is not None:
+            try:
+                await self._call(
+                    "abort_multipart_upload",
+                    Bucket=self.bucket,
+                    Key=upload.key,
+                    UploadId=upload.upload_id,
+                )
+            except Exception:  # gc aborts whatever this could not
+                pass
+
+    async def publish(self, conn: Conn, staged: Staged) -> int:
+        upload, small = cast(tuple[_Upload, bytes], staged.handle)
+        if upload.upload_id is None:
+            await self._call("put_object", Bucket=self.bucket, Key=upload.key, Body=small)
+        else:
+            await self._call(
+                "complete_multipart_upload",
+                Bucket=self.bucket,
+                Key=upload.key,
+                UploadId=upload.upload_id,
+                MultipartUpload={"Parts": upload.parts},
+            )
+        cur = await conn.execute(
+            query("artifacts.insert_blob"),
+            {
+                "store_url": self.url,
+                "sha256": staged.sha256,
+                "size": staged.size,
+                "locator": upload.key,
+            },
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return cast(int, row[0])
+
+    async def discard(self, conn: Conn | None, staged: Staged) -> None:
+        upload, _ = cast(tuple[_Upload, bytes], staged.handle)
+        await self._abort(upload)
+
+    async def read(self, blob: BlobRef) -> AsyncIterator[bytes]:
+        try:
+            answer = await self._call("get_object", Bucket=self.bucket, Key=blob.locator)
+        except Exception as exc:
+            raise ArtifactCorrupted(
+                f"the object of blob {blob.sha256.hex()} is missing from {self.url}",
+                sha256=blob.sha256.hex(),
+            ) from exc
+        body = answer["Body"]
+        try:
+            while data := await asyncio.to_thread(body.read, CHUNK_SIZE):
+                yield data
+        finally:
+            body.close()
+
+    async def remove(self, blob: BlobRef) -> None:
+        if blob.locator is not None:
+            await self._call("delete_object", Bucket=self.bucket, Key=blob.locator)
+
+    async def sweep(self, older_than_seconds: float, dry_run: bool) -> list[Swept]:
+        """Abort multipart uploads whose newest part is older than the cutoff."""
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=older_than_seconds)
+        listed = await self._call(
+            "list_multipart_uploads", Bucket=self.bucket, Prefix=self._key("blobs/")
+        )
+        swept: list[Swept] = []
+        for item in listed.get("Uploads", []):
+            parts = await self._call(
+                "list_parts", Bucket=self.bucket, Key=item["Key"], UploadId=item["UploadId"]
+            )
+            times = [p["LastModified"] for p in parts.get("Parts", [])] or [item["Initiated"]]
+            if max(times) >= cutoff:
+                continue
+            size = sum(int(p["Size"]) for p in parts.get("Parts", []))
+            swept.append(Swept(what=f"s3://{self.bucket}/{item['Key']} (unfinished)", size=size))
+            if not dry_run:
+                await self._abort(_Upload(key=item["Key"], upload_id=item["UploadId"]))
+        return swept
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._s3.close)
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""

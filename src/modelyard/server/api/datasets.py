@@ -1,0 +1,159 @@
+"""``/datasets`` and ``/runs/{run_id}/inputs|outputs``: dataset versions and what runs did.
+
+A dataset is addressed by name and a version by its digest in the path; names or digests holding
+``/`` cannot be addressed this way (see docs/api.md), though they can be logged.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelyard.server.api import schemas as s
+from modelyard.server.api._request import path_str, run_id, store
+from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.responses import JSON, decode
+from modelyard.store.dataset_records import (
+    Dataset,
+    DatasetSpec,
+    DatasetVersion,
+    RunInputs,
+    RunOutputs,
+)
+from modelyard.store.pagination import Page
+
+NAME_LIKE = Query("name_like", "SQL LIKE pattern on the name (% and _ are wildcards).")
+LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1000)
+PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
+
+
+def _name(request: Request) -> str:
+    return path_str(request, "name")
+
+
+async def log_dataset_version(request: Request) -> Response:
+    spec = await decode(request, DatasetSpec)
+    return JSON(await store(request).datasets.log_version(spec))
+
+
+async def list_datasets(request: Request) -> Response:
+    page = await store(request).datasets.list(
+        name_like=NAME_LIKE.parse(request),
+        limit=LIMIT.parse(request),
+        page_token=PAGE_TOKEN.parse(request),
+    )
+    return JSON(page)
+
+
+async def get_dataset(request: Request) -> Response:
+    return JSON(await store(request).datasets.get(_name(request)))
+
+
+async def list_dataset_versions(request: Request) -> Response:
+    page = await store(request).datasets.list_versions(
+        _name(request), limit=LIMIT.parse(request), page_token=PAGE_TOKEN.parse(request)
+    )
+    return JSON(page)
+
+
+async def get_dataset_version(request: Request) -> Response:
+    version = await store(request).datasets.get_version(_name(request), path_str(request, "digest"))
+    return JSON(version)
+
+
+async def log_run_inputs(request: Request) -> Response:
+    target = run_id(request)
+    body = await decode(request, s.LogInputs)
+    logged = await store(request).datasets.log_inputs(target, body.datasets)
+    return JSON(RunInputs(datasets=logged))
+
+
+async def get_run_inputs(request: Request) -> Response:
+    target = run_id(request)
+    opened = store(request)
+    await opened.runs.get(target)  # a missing run is a 404, not an empty list
+    found = await opened.datasets.inputs_of([target])
+    return JSON(RunInputs(datasets=found[target]))
+
+
+async def log_run_outputs(request: Request) -> Response:
+    target = run_id(request)
+    body = await decode(request, s.LogOutputs)
+    logged = await store(request).datasets.log_outputs(target, body.datasets)
+    return JSON(RunOutputs(datasets=logged))
+
+
+async def get_run_outputs(request: Request) -> Response:
+    target = run_id(request)
+    opened = store(request)
+    await opened.runs.get(target)
+    found = await opened.datasets.outputs_of([target])
+    return JSON(RunOutputs(datasets=found[target]))
+
+
+_ONE = "/datasets/{name}"
+
+routes = [
+    ApiRoute(
+        "POST",
+        "/datasets",
+        log_dataset_version,
+        summary="Log a dataset version; a known name and digest return the stored version",
+        body=DatasetSpec,
+        response=DatasetVersion,
+    ),
+    ApiRoute(
+        "GET",
+        "/datasets",
+        list_datasets,
+        summary="List datasets in name order",
+        response=Page[Dataset],
+        query=(NAME_LIKE, LIMIT, PAGE_TOKEN),
+    ),
+    ApiRoute("GET", _ONE, get_dataset, summary="Get a dataset", response=Dataset),
+    ApiRoute(
+        "GET",
+        _ONE + "/versions",
+        list_dataset_versions,
+        summary="List a dataset's versions, newest first",
+        response=Page[DatasetVersion],
+        query=(LIMIT, PAGE_TOKEN),
+    ),
+    ApiRoute(
+        "GET",
+        _ONE + "/versions/{digest}",
+        get_dataset_version,
+        summary="Get a dataset version by its digest",
+        response=DatasetVersion,
+    ),
+    ApiRoute(
+        "POST",
+        "/runs/{run_id}/inputs",
+        log_run_inputs,
+        summary="Record dataset versions a run read, each in a context",
+        body=s.LogInputs,
+        response=RunInputs,
+    ),
+    ApiRoute(
+        "GET",
+        "/runs/{run_id}/inputs",
+        get_run_inputs,
+        summary="The dataset versions a run read",
+        response=RunInputs,
+    ),
+    ApiRoute(
+        "POST",
+        "/runs/{run_id}/outputs",
+        log_run_outputs,
+        summary="Record dataset versions a run wrote",
+        body=s.LogOutputs,
+        response=RunOutputs,
+    ),
+    ApiRoute(
+        "GET",
+        "/runs/{run_id}/outputs",
+        get_run_outputs,
+        summary="The dataset versions a run wrote",
+        response=RunOutputs,
+    ),
+]

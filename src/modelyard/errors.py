@@ -62,6 +62,13 @@ class InvalidArtifactPath(InvalidInput):
     code = "INVALID_ARTIFACT_PATH"
 
 
+class RangeNotSatisfiable(InvalidInput):
+    """An HTTP ``Range`` outside the file (``details.size`` is the file's size)."""
+
+    code = "RANGE_NOT_SATISFIABLE"
+    http_status = 416
+
+
 class FilterSyntaxError(InvalidInput):
     """A search filter or order-by clause did not parse; ``details`` carries the position."""
 

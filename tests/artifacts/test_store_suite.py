@@ -118,14 +118,15 @@ async def test_unicode_paths_and_listing(artifacts: ArtifactStore, run_id: uuid.
     ]
 
 
-@pytest.mark.parametrize("path", TRAVERSALS, ids=repr)
 async def test_every_traversal_form_is_refused(
-    artifacts: ArtifactStore, run_id: uuid.UUID, path: str
+    artifacts: ArtifactStore, run_id: uuid.UUID, store: Store
 ) -> None:
-    with pytest.raises(InvalidArtifactPath):
-        await artifacts.put(run_id, path, _body(b"x"))
-    with pytest.raises(InvalidArtifactPath):
-        await artifacts.stat(run_id, path)
+    for path in TRAVERSALS:
+        with pytest.raises(InvalidArtifactPath):
+            await artifacts.put(run_id, path, _body(b"x"))
+        with pytest.raises(InvalidArtifactPath):
+            await artifacts.stat(run_id, path)
+    assert await _blob_count(store) == 0
 
 
 async def test_checksum_mismatch_is_detected_on_read(

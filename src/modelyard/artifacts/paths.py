@@ -19,6 +19,19 @@ from modelyard.errors import InvalidArtifactPath
 MAX_PATH_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 
+# The rules above as a JSON schema, for the OpenAPI document (the server enforces check_path).
+ARTIFACT_PATH_SCHEMA: dict[str, object] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_PATH_BYTES,
+    "description": (
+        "A relative '/'-separated path: no empty, '.' or '..' segment, no leading '/', "
+        "no backslash, control character, drive letter or %XX escape (after the one "
+        f"URL decoding), at most {MAX_PATH_BYTES} bytes, {MAX_SEGMENT_BYTES} per segment; "
+        "violations are a 400 INVALID_ARTIFACT_PATH"
+    ),
+}
+
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

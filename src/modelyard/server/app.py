@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.server import observability
 from modelyard.server.api import (
+    artifacts,
     datasets,
     experiments,
     metrics,
@@ -33,6 +34,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
+        *artifacts.routes,
         *search.routes,
         *metrics.routes,
         *models.routes,

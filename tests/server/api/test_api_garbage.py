@@ -48,6 +48,7 @@ async def _fill(client: httpx.AsyncClient) -> dict[str, str]:
         "version": "1",
         "alias": "champion",
         "key": "k",
+        "path": "garbage/file.bin",
         "digest": "d",
     }
 
@@ -69,7 +70,8 @@ async def test_garbage_bodies_are_4xx_with_the_error_shape(
     for body in GARBAGE:
         response = await client.request(route.spec.method, url, content=body)
         if route.spec.body is None:
-            # No body expected (restore): the body is ignored, the answer is never a 5xx.
+            # No body expected (restore), or raw bytes (an artifact upload: any bytes are a
+            # file): never a 5xx.
             assert response.status_code < 500, (body[:20], response.text)
             continue
         assert 400 <= response.status_code < 500, (body[:20], response.text)

@@ -98,6 +98,11 @@ class Spec:
     query: tuple[Query, ...] = ()
     headers: tuple[Header, ...] = ()
     path_params: dict[str, str] = field(default_factory=dict)
+    # Streamed routes (StreamRoute): the media type of a raw request or response body.
+    body_media: str | None = None
+    response_media: str | None = None
+    # Statuses beyond the common error set, with their meaning (206, 413, 416).
+    extra_statuses: dict[str, str] = field(default_factory=dict)
 
 
 class ApiRoute(Route):
@@ -116,6 +121,9 @@ class ApiRoute(Route):
         query: Sequence[Query] = (),
         headers: Sequence[Header] = (),
         path_params: dict[str, str] | None = None,
+        body_media: str | None = None,
+        response_media: str | None = None,
+        extra_statuses: dict[str, str] | None = None,
     ) -> None:
         super().__init__(path, endpoint, methods=[method], name=f"{method} {path}")
         declared = dict(path_params or {})
@@ -130,9 +138,41 @@ class ApiRoute(Route):
             query=tuple(query),
             headers=tuple(headers),
             path_params=declared,
+            body_media=body_media,
+            response_media=response_media,
+            extra_statuses=dict(extra_statuses or {}),
         )
 
     @property
     def template(self) -> str:
         """The path as OpenAPI writes it: ``{key}`` without Starlette's ``:path`` convertor."""
         return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+
+class StreamRoute(ApiRoute):
+    """A route whose request or response body is raw bytes streamed in chunks, never JSON.
+
+    Its handler reads ``request.stream()`` or answers with a ``StreamingResponse``; the JSON body
+    reader (with its ``--max-body-mb`` limit) is never involved, and the OpenAPI document shows
+    the body as ``application/octet-stream``.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        endpoint: Handler,
+        *,
+        streams_request: bool = False,
+        streams_response: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        octets = "application/octet-stream"
+        super().__init__(
+            method,
+            path,
+            endpoint,
+            body_media=octets if streams_request else None,
+            response_media=octets if streams_response else None,
+            **kwargs,
+        )

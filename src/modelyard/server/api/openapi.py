@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
+from modelyard.artifacts.paths import ARTIFACT_PATH_SCHEMA
 from modelyard.server.api._routing import ApiRoute
 from modelyard.server.api.schemas import ErrorResponse
 from modelyard.server.responses import JSON
@@ -28,6 +29,7 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "experiment_id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
     "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "run_id": {"type": "string", "pattern": "^[0-9a-fA-F-]{32,36}$"},
+    "path": ARTIFACT_PATH_SCHEMA,
 }
 _ERROR_STATUSES = {
     "400": "Invalid input: malformed JSON, wrong types, a bad parameter or filter",
@@ -110,10 +112,18 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
         for h in spec.headers
     ]
     success: dict[str, Any] = {"description": spec.summary}
-    if spec.response is not None:
+    octets = {"schema": {"type": "string", "format": "binary"}}
+    if spec.response_media is not None:
+        success["content"] = {spec.response_media: octets}
+    elif spec.response is not None:
         success["content"] = {"application/json": {"schema": schema_of[spec.response]}}
     error = {"application/json": {"schema": schema_of[ErrorResponse]}}
     responses: dict[str, Any] = {str(spec.status): success}
+    for status, description in spec.extra_statuses.items():
+        if status == "206":
+            responses[status] = {"description": description, "content": success.get("content")}
+        else:
+            responses[status] = {"description": description, "content": error}
     for status, description in _ERROR_STATUSES.items():
         responses[status] = {"description": description, "content": error}
     operation: dict[str, Any] = {
@@ -123,7 +133,9 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
         "parameters": parameters,
         "responses": responses,
     }
-    if spec.body is not None:
+    if spec.body_media is not None:
+        operation["requestBody"] = {"required": True, "content": {spec.body_media: octets}}
+    elif spec.body is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": schema_of[spec.body]}},

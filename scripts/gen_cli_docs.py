@@ -45,8 +45,8 @@ live in that script. tests/docs/test_cli_docs.py fails when this page is out of 
   PostgreSQL themselves: to `--database-url` / `MODELYARD_DATABASE_URL` when it is set, else to
   the embedded PostgreSQL in `--data-dir` (started for the length of the command if it is not
   running).
-- **Client commands** (`experiments`, `runs`, `models`, `versions`, `datasets`) talk to a
-  running modelyard server over HTTP, at `--url` / `MODELYARD_URL` (default
+- **Client commands** (`experiments`, `runs`, `models`, `versions`, `datasets`, `lineage`)
+  talk to a running modelyard server over HTTP, at `--url` / `MODELYARD_URL` (default
   `http://127.0.0.1:5000`). `--url` is an option of each of these commands, so it goes after the
   command name.
 
@@ -169,6 +169,19 @@ newest versions of a dataset, or one version with its schema and profile.
 modelyard datasets list --name-like 'iris%'
 modelyard datasets show iris
 modelyard datasets show iris --digest 9f86d081884c7d65 --json
+```
+""",
+    "lineage": """\
+Which data trained the model in production, and which models a dataset fed. A `models:/` URI
+shows everything upstream of a model version: its run, parent runs, the dataset versions they
+read and the runs that wrote those, as deep as `--depth` runs. A `dataset:NAME@DIGEST` URI shows
+everything downstream: the runs that read it, what they wrote, who read that, and every model
+version registered from those runs. `--json` prints the graph (nodes and edges).
+
+```sh
+modelyard lineage models:/churn@champion
+modelyard lineage models:/churn/3 --depth 3
+modelyard lineage dataset:iris@9f86d081884c7d65 --json
 ```
 """,
     "backup": """\

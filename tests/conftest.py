@@ -24,7 +24,13 @@ from modelyard.store import Store
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_DSN = os.environ.get("MODELYARD_TEST_DSN")
-SERVER_KINDS = ["dsn"] if TEST_DSN else ["pg18", "pg15"]
+# MODELYARD_TEST_SERVERS=pg18 narrows a development run to one server kind; the README's test
+# command always runs both.
+SERVER_KINDS = (
+    ["dsn"]
+    if TEST_DSN
+    else os.environ.get("MODELYARD_TEST_SERVERS", "pg18,pg15").replace(" ", "").split(",")
+)
 # Settings that trade durability for speed: a test server holds nothing worth keeping.
 FAST_SETTINGS = {
     "fsync": "off",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -450,16 +451,28 @@ def test_registry_commands(server_url: str) -> None:
 
 def _delete_at_a_terminal(url: str, model: str, answer: bytes | None) -> tuple[int, str]:
     """``models delete`` with a terminal on stdin: answer its prompt, or press Ctrl-C at it."""
+    import fcntl
     import pty
     import select
+    import termios
 
     leader, follower = pty.openpty()
+
+    def as_a_terminal_session() -> None:
+        # What a shell does for a program it starts: its own session with the pty as controlling
+        # terminal, and SIGINT at its default (pytest-xdist workers ignore SIGINT, and an ignored
+        # signal stays ignored across exec, so Python would never raise KeyboardInterrupt).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
     process = subprocess.Popen(
         [sys.executable, "-m", "modelyard", "models", "delete", model],
         stdin=follower,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "MODELYARD_URL": url},
+        preexec_fn=as_a_terminal_session,
     )
     os.close(follower)
     assert process.stderr is not None
@@ -470,10 +483,17 @@ def _delete_at_a_terminal(url: str, model: str, answer: bytes | None) -> tuple[i
             assert time.monotonic() < deadline and process.poll() is None, err
             if select.select([process.stderr], [], [], 0.1)[0]:
                 err += os.read(process.stderr.fileno(), 4096)
-        if answer is None:
-            process.send_signal(signal.SIGINT)
-        else:
-            os.write(leader, answer)
+        # A person answers once the program waits for the keyboard: blocked in read(0) on the
+        # terminal. (A Ctrl-C that reached the pty before that was seen, on this kernel, to
+        # drop the session's controlling terminal instead of signalling it.)
+        syscall = Path(f"/proc/{process.pid}/syscall")
+        reading_stdin = "63 0x0 " if platform.machine() == "aarch64" else "0 0x0 "
+        while not syscall.read_text().startswith(reading_stdin):
+            assert time.monotonic() < deadline and process.poll() is None, err
+            time.sleep(0.01)
+        # Ctrl-C is the terminal's interrupt character: the line discipline turns it into SIGINT
+        # for the foreground process group, as it does when a person presses it.
+        os.write(leader, b"\x03" if answer is None else answer)
         # Bounded: a child that never exits fails this test in 30 s instead of hanging the suite.
         try:
             process.wait(timeout=30)

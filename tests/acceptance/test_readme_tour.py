@@ -86,6 +86,8 @@ def test_the_tour_of_datasets(
     with my.start_run(experiment="mnist", url=server_url) as run:
         run.log_input("mnist-train", path="train.csv", context="training")
         run.log_output("mnist-predictions", path="predictions.csv")
+    with my.Client(server_url) as client:
+        client.register_version("mnist-classifier", "s3://models/mnist/3", run_id=run.id)
     env = {"MODELYARD_URL": server_url}
     listed = modelyard("datasets", "list", env=env)
     assert listed.returncode == 0, listed.stderr
@@ -93,6 +95,9 @@ def test_the_tour_of_datasets(
     shown = modelyard("datasets", "show", "mnist-train", env=env)
     assert shown.returncode == 0, shown.stderr
     assert hashlib.sha256(b"pixels,label\n0,7\n").hexdigest() in shown.stdout
+    lineage = modelyard("lineage", "models:/mnist-classifier/latest", env=env)
+    assert lineage.returncode == 0, lineage.stderr
+    assert "input (training) <- dataset mnist-train@" in lineage.stdout
 
 
 def test_cli_errors_are_one_line(server_url: str) -> None:

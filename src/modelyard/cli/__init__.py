@@ -18,6 +18,7 @@ from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.datasets import datasets
 from modelyard.cli.gc import gc_command
+from modelyard.cli.lineage import lineage_command
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
 from modelyard.cli.tracking import experiments, runs
@@ -46,6 +47,7 @@ for command in (
     models,
     versions,
     datasets,
+    lineage_command,
     backup_command,
     restore_command,
     gc_command,

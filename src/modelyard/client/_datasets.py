@@ -1,5 +1,6 @@
-"""The dataset methods of :class:`modelyard.client.Client`: dataset versions and runs' inputs
-and outputs (``/api/v1/datasets``, ``/runs/{run_id}/inputs|outputs``)."""
+"""The dataset and lineage methods of :class:`modelyard.client.Client`: dataset versions, runs'
+inputs and outputs, and lineage graphs (``/api/v1/datasets``, ``/runs/{run_id}/inputs|outputs``,
+``/api/v1/lineage``)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,13 @@ class DatasetCalls:
         result: list[Json] = self._call("GET", f"/runs/{segment(run_id, 'run_id')}/outputs")[
             "datasets"
         ]
+        return result
+
+    def lineage(self, uri: str, *, depth: int | None = None) -> Json:
+        """The lineage graph of ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` (upstream) or
+        ``dataset:NAME@DIGEST`` (downstream): ``{root, direction, depth, truncated, nodes,
+        edges}``, edges pointing the way data flows."""
+        result: Json = self._call("GET", "/lineage", params={"uri": uri, "depth": depth})
         return result
 
 

@@ -15,6 +15,7 @@ from modelyard.server.api import (
     artifacts,
     datasets,
     experiments,
+    lineage,
     metrics,
     models,
     openapi,
@@ -40,6 +41,7 @@ def api_routes() -> list[BaseRoute]:
         *models.routes,
         *versions.routes,
         *datasets.routes,
+        *lineage.routes,
         *webhooks.routes,
         *openapi.routes,
     ]

@@ -12,6 +12,7 @@ from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
 from modelyard.store.datasets import Datasets
 from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.lineage import Lineage
 from modelyard.store.metrics import Metrics
 from modelyard.store.model_version_search import ModelVersionSearch
 from modelyard.store.pagination import Page
@@ -35,6 +36,7 @@ class Store:
         self.run_search = RunSearch(pool)
         self.model_version_search = ModelVersionSearch(pool)
         self.datasets = Datasets(pool)
+        self.lineage = Lineage(pool)
 
     @classmethod
     async def open(

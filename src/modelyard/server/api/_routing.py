@@ -35,11 +35,14 @@ class Query:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    required: bool = False
 
     def parse(self, request: Request) -> Any:
         """The parameter's value from ``request``; a bad value is an InvalidInput (a 400)."""
         raw = request.query_params.get(self.name)
         if raw is None or raw == "":
+            if self.required:
+                raise InvalidInput(f"query parameter {self.name} is required", field=self.name)
             return self.default
         if self.kind is int:
             return self._parse_int(raw)

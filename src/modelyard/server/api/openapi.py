@@ -95,7 +95,7 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
         {
             "name": q.name,
             "in": "query",
-            "required": False,
+            "required": q.required,
             "description": q.description,
             "schema": q.schema(),
         }

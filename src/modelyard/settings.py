@@ -49,6 +49,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     # Set by the runner with several workers: where they share their Prometheus counters.
     metrics_dir: Path | None = None
+    # Signs the web UI's CSRF tokens. None: the server makes a random one at start (the runner,
+    # before forking, so all workers share it); there is no default secret.
+    ui_secret: bytes | None = None
     # Webhooks (docs/webhooks.md). Plain http and loopback/private receivers only when allowed.
     webhook_allow_private: bool = False
     # A Fernet key; None: the data directory's webhook-secret.key (made on first use).

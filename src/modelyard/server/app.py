@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,7 @@ from modelyard.server.api import (
     webhooks,
 )
 from modelyard.server.responses import EXCEPTION_HANDLERS
+from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
 from modelyard.store import Store
 from modelyard.webhooks.runtime import webhook_runtime
@@ -78,6 +80,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             Route("/ready", observability.ready),
             Route("/metrics", observability.metrics_endpoint),
             Mount("/api/v1", routes=api_routes()),
+            *ui_routes(),
         ],
         middleware=[Middleware(observability.MetricsMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -85,4 +88,6 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
     )
     app.state.settings = settings
     app.state.conninfo = conninfo
+    # Signs the UI's CSRF tokens; the runner makes one per server start, shared by its workers.
+    app.state.ui_secret = settings.ui_secret or secrets.token_bytes(32)
     return app

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -74,6 +75,8 @@ def _run(settings: Settings, conninfo: str, sock: socket.socket) -> None:
 
 def serve(settings: Settings, conninfo: str) -> None:
     """Serve until SIGINT/SIGTERM; returns after every worker has shut down."""
+    if settings.ui_secret is None:
+        settings = dataclasses.replace(settings, ui_secret=secrets.token_bytes(32))
     sock = bind_socket(settings.host, settings.port)
     if settings.workers == 1:
         try:

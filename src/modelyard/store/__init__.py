@@ -13,8 +13,10 @@ from modelyard.store._base import Pool
 from modelyard.store.datasets import Datasets
 from modelyard.store.experiments import Experiment, Experiments
 from modelyard.store.lineage import Lineage
+from modelyard.store.metric_charts import MetricCharts
 from modelyard.store.metrics import Metrics
 from modelyard.store.model_version_search import ModelVersionSearch
+from modelyard.store.overview import Overview
 from modelyard.store.pagination import Page
 from modelyard.store.registry import Registry
 from modelyard.store.run_data import LatestMetric, Run
@@ -35,6 +37,8 @@ class Store:
         self.metrics = Metrics(pool)
         self.run_search = RunSearch(pool)
         self.model_version_search = ModelVersionSearch(pool)
+        self.metric_charts = MetricCharts(pool)
+        self.overview = Overview(pool)
         self.datasets = Datasets(pool)
         self.lineage = Lineage(pool)
 

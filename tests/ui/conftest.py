@@ -1,0 +1,69 @@
+"""Browser tests of the web UI: one Debian chromium per session, driven by Playwright, against the
+real app served by uvicorn in a thread on a free port over a fresh database.
+
+Chromium is never downloaded: Playwright launches ``/usr/bin/chromium`` (``scripts/test``
+installs Debian's package when it can). Without it these tests are skipped, saying why. They run
+on one PostgreSQL kind only: the SQL they reach is covered on every kind by the store tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from ui_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, Page
+
+from modelyard.db.conninfo import with_database
+
+
+@pytest.fixture(scope="session")
+def ui_database(pg_server: str, template_db: str) -> Iterator[str]:
+    name = f"modelyard_ui_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    yield with_database(pg_server, name)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def live_server(ui_database: str) -> Iterator[LiveServer]:
+    server = LiveServer(ui_database)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _one_server_kind(request: pytest.FixtureRequest) -> None:
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("pg_server") not in (None, "pg18", "dsn"):
+        pytest.skip("browser tests run on one PostgreSQL kind (store tests cover the others)")
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Page]:
+    opened = Page(browser, live_server.url)
+    yield opened
+    opened.close()

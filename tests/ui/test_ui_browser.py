@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import uuid
+import zlib
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 from ui_support import SCREENSHOTS, LiveServer, Page, seed
@@ -24,6 +27,26 @@ T0 = 1_700_000_000_000
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def put_artifact(server: LiveServer, run_id: str, path: str, data: bytes) -> None:
+    response = httpx.put(f"{server.url}/api/v1/runs/{run_id}/artifacts/{path}", content=data)
+    assert response.status_code == 201, response.text
+
+
+def tiny_png() -> bytes:
+    """A 16x16 PNG made here (a diagonal gradient), so the test needs no image file."""
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(16) for v in (x * 16, y * 16, 128)) for y in range(16)
+    )
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))  # fmt: skip
 
 
 def sweep(server: LiveServer, name: str) -> dict[str, Any]:
@@ -93,6 +116,12 @@ def test_pages_load_without_console_errors_and_are_captured(
         "POST", f"/models/{model}/versions", json={"source": "s3://m/1", "run_id": run_id}
     )
     live_server.api("PUT", f"/models/{model}/aliases/champion", json={"version": 1})
+    live_server.api(
+        "POST", f"/runs/{run_id}/inputs",
+        json={"datasets": [{"name": "images", "digest": "abc123", "context": "training"}]},
+    )  # fmt: skip
+    put_artifact(live_server, run_id, "plots/curve.png", tiny_png())
+    put_artifact(live_server, run_id, "config.json", b'{"lr": 0.1, "layers": [64, 64]}')
     compare = "/ui/compare?" + "&".join(f"run={r['run_id']}" for r in data["runs"])
     shots = {
         "experiments": "/",
@@ -103,6 +132,10 @@ def test_pages_load_without_console_errors_and_are_captured(
         "registry": "/ui/models",
         "model": f"/ui/models/{model}",
         "live": "/ui/live",
+        "lineage": f"/ui/lineage?uri=models:/{model}/1",
+        "artifacts": f"/ui/runs/{run_id}/artifacts?path=plots",
+        "artifact-image": f"/ui/runs/{run_id}/artifacts/view?path=plots/curve.png",
+        "artifact-json": f"/ui/runs/{run_id}/artifacts/view?path=config.json",
     }
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, path in shots.items():
@@ -359,4 +392,25 @@ def test_accessibility_labels_keyboard_and_contrast(page: Page, live_server: Liv
         ratios = shown.evaluate(CONTRAST)
         low = {name: round(value, 2) for name, value in ratios.items() if value < 4.5}
         assert low == {}, (scheme, low)
+    assert page.errors == []
+
+
+def test_artifact_browser_downloads_a_file_byte_exact(
+    page: Page, live_server: LiveServer
+) -> None:
+    data = sweep(live_server, unique("download"))
+    run_id = data["runs"][0]["run_id"]
+    payload = bytes(range(256)) * 4096 + b"\r\n\x00end"  # 1 MiB and a bit, every byte value
+    put_artifact(live_server, run_id, "model/weights.bin", payload)
+    shown = page.open(f"/ui/runs/{run_id}")
+    shown.click("text=Browse the artifacts")
+    shown.click("#artifacts a:text('model/')")
+    shown.click("#artifacts a:text('weights.bin')")
+    shown.wait_for_selector("#download")
+    with shown.expect_download() as info:
+        shown.click("#download")
+    saved = info.value.path()
+    with open(saved, "rb") as handle:
+        assert handle.read() == payload
+    assert info.value.suggested_filename == "weights.bin"
     assert page.errors == []

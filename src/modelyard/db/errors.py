@@ -69,6 +69,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "run_model_output_model_fk": (errors.NotFound, "logged model does not exist"),
     "run_model_input_model_fk": (errors.NotFound, "logged model does not exist"),
     "model_version_logged_model_fk": (errors.NotFound, "logged model does not exist"),
+    "webhook_name_ck": (errors.InvalidInput, "webhook name must be 1 to 256 characters"),
+    "webhook_url_ck": (errors.InvalidInput, "webhook URL must be 1 to 2048 characters"),
+    "webhook_events_ck": (errors.InvalidInput, "a webhook needs 1 to 32 events"),
+    "webhook_status_ck": (errors.InvalidInput, "status must be ACTIVE or DISABLED"),
     "model_alias_name_ck": (
         errors.InvalidInput,
         "alias must be 1 to 255 letters, digits, _ or -, and not 'latest' or a version like v1",

@@ -248,3 +248,73 @@ async def test_bad_view_parameters_are_an_html_400(client: httpx.AsyncClient) ->
         assert response.status_code == 400, (path, params)
         assert response.headers["content-type"].startswith("text/html")
     assert (await client.get("/ui/experiments/99999")).status_code == 404
+
+
+async def test_artifact_browser_lists_previews_and_downloads(client: httpx.AsyncClient) -> None:
+    _, runs = await experiment_with_runs(client, "artifacts", 1)
+    run = runs[0]
+    files = {
+        "notes.txt": b"hello <b>world</b>\n",
+        "metrics/summary.json": b'{"acc": 0.9, "f1": [1, 2]}',
+        "data/table.csv": b"a,b\n" + b"".join(f"{i},{i * i}\n".encode() for i in range(500)),
+        "big.log": b"x" * (300 * 1024),
+        "page.html": b"<script>alert(1)</script>",
+    }
+    for path, data in files.items():
+        stored = await client.put(f"{API}/runs/{run}/artifacts/{path}", content=data)
+        assert stored.status_code == 201, stored.text
+    root = (await client.get(f"/ui/runs/{run}/artifacts")).text
+    assert "notes.txt" in root and "metrics/" in root and "data/" in root
+    inner = (await client.get(f"/ui/runs/{run}/artifacts", params={"path": "metrics"})).text
+    assert "summary.json" in inner
+    text = (await client.get(f"/ui/runs/{run}/artifacts/view", params={"path": "notes.txt"})).text
+    assert "hello &lt;b&gt;world&lt;/b&gt;" in text
+    shown = await client.get(
+        f"/ui/runs/{run}/artifacts/view", params={"path": "metrics/summary.json"}
+    )
+    assert '"acc": 0.9' in shown.text.replace("&#34;", '"')
+    table = (
+        await client.get(f"/ui/runs/{run}/artifacts/view", params={"path": "data/table.csv"})
+    ).text
+    assert table.count("<tr>") == 21  # the header and the first 20 rows
+    big = (await client.get(f"/ui/runs/{run}/artifacts/view", params={"path": "big.log"})).text
+    assert "The first 64" in big and big.count("x") < 70 * 1024
+    html = (await client.get(f"/ui/runs/{run}/artifacts/view", params={"path": "page.html"})).text
+    assert "<script>alert(1)</script>" not in html
+    for path, data in files.items():
+        got = await client.get(f"/ui/runs/{run}/artifacts/download", params={"path": path})
+        assert got.status_code == 200 and got.content == data, path
+        assert got.headers["content-disposition"].startswith("attachment")
+    refused = await client.get(f"/ui/runs/{run}/artifacts/raw", params={"path": "page.html"})
+    assert refused.status_code == 400
+    missing = await client.get(f"/ui/runs/{run}/artifacts/view", params={"path": "nope.txt"})
+    assert missing.status_code == 404
+    escape = await client.get(f"/ui/runs/{run}/artifacts/view", params={"path": "../x"})
+    assert escape.status_code == 400
+
+
+async def test_run_page_datasets_and_lineage_graph(client: httpx.AsyncClient) -> None:
+    _, runs = await experiment_with_runs(client, "lineage", 1)
+    run = runs[0]
+    await api(
+        client, "POST", f"/runs/{run}/inputs",
+        json={"datasets": [{"name": "iris", "digest": "d1", "context": "training"}]},
+    )  # fmt: skip
+    outputs = {"datasets": [{"name": "preds", "digest": "p1"}]}
+    await api(client, "POST", f"/runs/{run}/outputs", json=outputs)
+    await api(client, "POST", "/models", json={"name": "iris-clf"})
+    await api(client, "POST", "/models/iris-clf/versions", json={"source": "s3://m", "run_id": run})
+    page = (await client.get(f"/ui/runs/{run}")).text
+    inputs = page.split('id="inputs"')[1].split("</td>")[0]
+    assert "iris@d1" in inputs and "training" in inputs
+    assert "preds@p1" in page.split('id="outputs"')[1].split("</td>")[0]
+    up = await client.get("/ui/lineage", params={"uri": "models:/iris-clf/1"})
+    assert up.status_code == 200
+    kinds = re.findall(r'class="node" data-kind="([a-z_]+)"', up.text)
+    assert sorted(kinds) == ["dataset_version", "model_version", "run"]
+    edges = re.findall(r'marker-end="url\(#arrow\)" data-kind="([a-z]+)"', up.text)
+    assert sorted(edges) == ["input", "registered"]  # dataset -> run -> model version
+    down = await client.get("/ui/lineage", params={"uri": "dataset:iris@d1"})
+    assert "iris-clf" in down.text
+    assert (await client.get("/ui/lineage", params={"uri": "nonsense"})).status_code == 400
+    assert (await client.get("/ui/lineage")).status_code == 200

@@ -11,9 +11,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from modelyard.server.ui import (
+    artifacts,
     charts,
     compare,
     experiments,
+    lineage,
     live,
     registry,
     run_page,
@@ -31,6 +33,8 @@ def ui_routes() -> list[BaseRoute]:
         *compare.routes,
         *registry.routes,
         *live.routes,
+        *artifacts.routes,
+        *lineage.routes,
         Mount("/static", StaticFiles(packages=[("modelyard.server.ui", "static")]), name="static"),
         Mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor"),
     ]

@@ -39,6 +39,8 @@ async def run_page(request: Request) -> Response:
     parent = await st.runs.get(run.parent_run_id) if run.parent_run_id else None
     children = await st.overview.children(run_id, "all")
     versions = await st.overview.versions_of_run(run_id)
+    inputs = (await st.datasets.inputs_of([run_id]))[run_id]
+    outputs = (await st.datasets.outputs_of([run_id]))[run_id]
     return render(
         request,
         "run.html",
@@ -53,6 +55,8 @@ async def run_page(request: Request) -> Response:
         parent=parent,
         children=children,
         versions=versions,
+        inputs=inputs,
+        outputs=outputs,
         description=run.tags.get(DESCRIPTION_TAG, ""),
         view=view,
     )

@@ -51,6 +51,8 @@ async def _fill(client: httpx.AsyncClient) -> dict[str, str]:
         "path": "garbage/file.bin",
         "digest": "d",
         "model_id": "m-" + "0" * 32,
+        "webhook_id": "0" * 32,
+        "delivery_id": "1",
     }
 
 

@@ -65,6 +65,30 @@ values as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, as in the API).
 
 # One short intro per top-level command, with an example. Keys are command names.
 INTROS: dict[str, str] = {
+    "webhooks": """\
+Webhooks POST registry and run events to a URL in MLflow's format, signed with the webhook's
+secret (generated and shown once when `--secret` is not given). `--events` takes names
+comma-separated or repeated. `dead-letters` lists deliveries that ran out of retries and
+`redeliver` queues one again under the same delivery id. URL rules, retries and rotation:
+[webhooks](webhooks.md).
+
+```sh
+modelyard webhooks create https://ci.example.com/hook --events model_version_alias.created
+modelyard webhooks test 5f0c6d2e9b7a4c51a3e2d1f0b9c8a7e6
+modelyard webhooks update 5f0c6d2e9b7a4c51a3e2d1f0b9c8a7e6 --rotate-secret --secret-overlap 86400
+modelyard webhooks dead-letters --json
+```
+""",
+    "worker": """\
+Delivers webhooks without serving HTTP, for deployments that keep delivery apart from the API
+(start those servers with `--no-webhook-dispatcher`). Any number of workers and servers may
+deliver from one database: no attempt is made twice. All of them need the same
+`--webhook-secret-key`.
+
+```sh
+MODELYARD_WEBHOOK_SECRET_KEY=... modelyard --database-url postgresql://app@db/ml_models worker
+```
+""",
     "db": """\
 Schema migrations. `upgrade` applies the pending numbered migrations in one transaction under an
 advisory lock, so two upgrades (or two servers starting) on one database wait for each other.

@@ -43,6 +43,12 @@ class MalformedRequest(InvalidInput):
     code = "MALFORMED_REQUEST"
 
 
+class UnsafeWebhookUrl(InvalidInput):
+    """A webhook URL is refused: not https, or its host is (or resolves to) an internal address."""
+
+    code = "UNSAFE_WEBHOOK_URL"
+
+
 class PayloadTooLarge(InvalidInput):
     """The request body is larger than the server accepts (``--max-body-mb``)."""
 

@@ -52,6 +52,18 @@ class Settings:
     # Signs the web UI's CSRF tokens. None: the server makes a random one at start (the runner,
     # before forking, so all workers share it); there is no default secret.
     ui_secret: bytes | None = None
+    # Webhooks (docs/webhooks.md). Plain http and loopback/private receivers only when allowed.
+    webhook_allow_private: bool = False
+    # A Fernet key; None: the data directory's webhook-secret.key (made on first use).
+    webhook_secret_key: str | None = None
+    # Run the delivery dispatcher inside the server (off when `modelyard worker` runs it).
+    webhook_dispatcher: bool = True
+    webhook_timeout: float = 10.0
+    webhook_retry_horizon: float = 24 * 3600.0
+    webhook_backoff_base: float = 1.0
+    webhook_backoff_max: float = 600.0
+    webhook_concurrency: int = 16
+    webhook_poll_interval: float = 5.0
 
     @property
     def embedded(self) -> bool:

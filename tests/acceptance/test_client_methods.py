@@ -62,6 +62,7 @@ VERSION_FIELDS = {
     "status_message",
     "tags",
     "aliases",
+    "model_id",
 }
 
 

@@ -95,6 +95,19 @@ def test_the_tour_of_datasets(
     shown = modelyard("datasets", "show", "mnist-train", env=env)
     assert shown.returncode == 0, shown.stderr
     assert hashlib.sha256(b"pixels,label\n0,7\n").hexdigest() in shown.stdout
+    Path("model").mkdir()
+    Path("model/weights.pt").write_bytes(b"\x00" * 100)
+    with my.start_run(experiment="mnist", url=server_url) as trained:
+        model = trained.log_model(
+            "model/", name="mnist-cnn", flavor="pytorch", framework_versions={"torch": "2.5"}
+        )
+    with my.Client(server_url) as client:
+        client.register_version(
+            "mnist-cnn", f"models:/{model['model_id']}", model_id=model["model_id"]
+        )
+    served = modelyard("models", "download", "models:/mnist-cnn/latest", "-o", "./served", env=env)
+    assert served.returncode == 0, served.stderr
+    assert Path("served/weights.pt").read_bytes() == b"\x00" * 100
     lineage = modelyard("lineage", "models:/mnist-classifier/latest", env=env)
     assert lineage.returncode == 0, lineage.stderr
     assert "input (training) <- dataset mnist-train@" in lineage.stdout

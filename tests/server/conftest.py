@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from modelyard.server import create_app
 from modelyard.settings import Settings
@@ -13,7 +14,13 @@ from modelyard.settings import Settings
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(database_url="unused-in-tests", max_body_bytes=8 * 1024 * 1024)
+    # No webhook dispatcher in API tests (tests/webhooks starts its own).
+    return Settings(
+        database_url="unused-in-tests",
+        max_body_bytes=8 * 1024 * 1024,
+        webhook_dispatcher=False,
+        webhook_secret_key=Fernet.generate_key().decode(),
+    )
 
 
 @pytest.fixture

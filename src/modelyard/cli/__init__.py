@@ -22,6 +22,8 @@ from modelyard.cli.lineage import lineage_command
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
 from modelyard.cli.tracking import experiments, runs
+from modelyard.cli.webhooks import webhooks
+from modelyard.cli.worker import worker
 
 
 @click.group(context_settings={"auto_envvar_prefix": "MODELYARD", "show_default": True})
@@ -49,6 +51,8 @@ for command in (
     backup_command,
     restore_command,
     gc_command,
+    webhooks,
+    worker,
 ):
     cli.add_command(command)
 

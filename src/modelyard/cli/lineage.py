@@ -82,6 +82,12 @@ def _label(node: Json) -> str:
         return (
             f"run {escape(node['name'])} [dim]{node['run_id']}[/dim] {node.get('status', '')}"
         ).rstrip()
+    if kind == "logged_model":
+        flavor = f" {escape(node['flavor'])}" if node.get("flavor") else ""
+        return (
+            f"logged model {escape(node['name'])}{flavor} [dim]{node['model_id']}[/dim] "
+            f"{node.get('status', '')}"
+        ).rstrip()
     rows = f" ({node['row_count']} rows)" if node.get("row_count") is not None else ""
     source = f" [dim]{escape(node['source'])}[/dim]" if node.get("source") else ""
     return f"dataset {escape(node['name'])}@{escape(node['digest'])}{rows}{source}"

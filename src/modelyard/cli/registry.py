@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from modelyard.cli._common import client_for, option, url_option
+from modelyard.cli._common import client_for, echo_json, option, url_option
 from modelyard.cli._output import json_option, show, show_one
 from modelyard.cli.tracking import _pairs
 
@@ -103,6 +104,28 @@ def models_delete(ctx: click.Context, name: str, yes: bool, url: str) -> None:
         click.confirm(f"delete model {name!r} and all its versions?", abort=True, err=True)
     client_for(ctx, url).delete_model(name)
     click.echo(f"deleted model {name}")
+
+
+@models.command("download")
+@click.argument("uri")
+@option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Directory to write the model's files into (created if missing).",
+)
+@url_option
+@json_option
+@click.pass_context
+def models_download(ctx: click.Context, uri: str, output: Path, url: str, as_json: bool) -> None:
+    """Download the files of the model version URI (models:/NAME/VERSION, models:/NAME@ALIAS or
+    models:/NAME/latest): the logged model it was registered from, every file sha256-checked."""
+    written = client_for(ctx, url).download_model(uri, output)
+    if as_json:
+        echo_json([str(path) for path in written])
+        return
+    click.echo(f"downloaded {len(written)} files of {uri} to {output}")
 
 
 @models.group("alias")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import click
 
 from modelyard.cli._common import option
 from modelyard.cli._globals import global_options
+from modelyard.cli.worker import webhook_options, with_webhook_settings
 from modelyard.database import open_database
 from modelyard.settings import Settings
 
@@ -53,9 +55,17 @@ from modelyard.settings import Settings
     type=click.IntRange(1),
     help="Largest artifact file accepted, in MiB (uploads are streamed, never held in memory).",
 )
+@option(
+    "--webhook-dispatcher/--no-webhook-dispatcher",
+    envvar="MODELYARD_WEBHOOK_DISPATCHER",
+    default=True,
+    help="Deliver webhooks in this server; turn off when `modelyard worker` processes do.",
+)
+@webhook_options
 @click.pass_obj
 def server(
     settings: Settings,
+    /,
     host: str,
     port: int,
     workers: int,
@@ -63,6 +73,8 @@ def server(
     prepared_statements: bool,
     max_body_mb: int,
     max_artifact_mb: int,
+    webhook_dispatcher: bool,
+    **webhook_values: Any,
 ) -> None:
     """Run the modelyard server until interrupted."""
     # Imported here: uvicorn and starlette would slow every other command's start-up.
@@ -78,7 +90,9 @@ def server(
         max_body_bytes=max_body_mb * 1024 * 1024,
         max_artifact_bytes=max_artifact_mb * 1024 * 1024,
         prepared_statements=prepared_statements,
+        webhook_dispatcher=webhook_dispatcher,
     )
+    settings = with_webhook_settings(settings, webhook_values)
     with open_database(settings, for_serving=True) as dsn:
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)
         serve(settings, dsn)

@@ -80,8 +80,19 @@ class HttpSession:
             return None
         return msgspec.json.decode(response.content)
 
+    def raw(self) -> httpx.Client:
+        """The underlying client (base URL ``<server>/api/v1``), for streamed bodies."""
+        return self._http
+
     def close(self) -> None:
         self._http.close()
+
+
+def raise_for(response: httpx.Response) -> None:
+    """Raise the typed error of an error response (for callers of :meth:`HttpSession.raw`)."""
+    if response.status_code >= 400:
+        response.read()
+        raise _error_of(response)
 
 
 def _error_of(response: httpx.Response) -> ModelyardError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,8 @@ import httpx
 
 from modelyard.client._datasets import DatasetCalls
 from modelyard.client._http import HttpSession
+from modelyard.client._logged_models import LoggedModelCalls
+from modelyard.client._model_files import download_model, model_files, upload_model, version_ref
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 
 Json = dict[str, Any]
@@ -76,7 +79,7 @@ def _page_size(page_size: int | None, limit: int | None) -> int | None:
     return None if limit is None else min(limit, MAX_PAGE_SIZE)
 
 
-class Client(DatasetCalls):
+class Client(DatasetCalls, LoggedModelCalls):
     """A connection to one modelyard server (``MODELYARD_URL``, default http://127.0.0.1:5000)."""
 
     def __init__(
@@ -385,11 +388,14 @@ class Client(DatasetCalls):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         create_model: bool = True,
+        model_id: str | None = None,
     ) -> Json:
-        """A new version of model ``name`` (created first when missing and ``create_model``)."""
+        """A new version of model ``name`` (created first when missing and ``create_model``);
+        ``model_id`` names the logged model it is registered from."""
         body = {
             "source": source,
             "run_id": run_id,
+            "model_id": model_id,
             "description": description,
             "tags": dict(tags or {}),
         }
@@ -400,7 +406,7 @@ class Client(DatasetCalls):
             return result
         except NotFound as exc:
             # Only a missing model is ours to fix; a missing run is the caller's error.
-            if not create_model or "run_id" in exc.details:
+            if not create_model or "run_id" in exc.details or "model_id" in exc.details:
                 raise
         if run_id is not None:
             # The model is missing and so may the run be: check first, or a failed registration
@@ -478,6 +484,73 @@ class Client(DatasetCalls):
         body = {"filter": filter, "order_by": list(order_by)}
         return self._search("/model-versions/search", body, max_results, page_size)
 
+
+    # -- model files ---------------------------------------------------------------------------
+
+    def log_model(
+        self,
+        run_id: str,
+        path: str | Path,
+        *,
+        name: str,
+        flavor: str | None = None,
+        model_type: str | None = None,
+        signature: Mapping[str, Any] | None = None,
+        framework_versions: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        step: int = 0,
+    ) -> Json:
+        """Log the model directory ``path`` from run ``run_id``: a PENDING logged model, its files
+        and an MLmodel metadata file uploaded under its artifact path, then READY (FAILED if the
+        upload failed). Returns the logged model."""
+        directory = Path(path)
+        model_files(directory)  # refuse a bad directory before creating anything
+        metadata: Json = {
+            "signature": dict(signature) if signature is not None else None,
+            "framework_versions": dict(framework_versions or {}),
+        }
+        model = self.create_logged_model(
+            name,
+            source_run_id=run_id,
+            flavor=flavor,
+            model_type=model_type,
+            metadata=metadata,
+            tags=tags,
+            params=params,
+        )
+        try:
+            upload_model(self._session, model, directory, metadata)
+        except BaseException:
+            self.finalize_logged_model(model["model_id"], "FAILED", status_message="upload failed")
+            raise
+        self.log_model_outputs(run_id, {model["model_id"]: step})
+        return self.finalize_logged_model(model["model_id"], "READY")
+
+    def resolve_model_version(self, uri: str) -> Json:
+        """The version ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``models:/NAME/latest``
+        names."""
+        ref = version_ref(uri)
+        if ref.version is not None:
+            return self.get_version(ref.name, ref.version)
+        if ref.alias is not None:
+            return self.get_version_by_alias(ref.name, ref.alias)
+        for version in self.list_versions(ref.name, limit=1):
+            return version
+        raise NotFound(f"registered model {ref.name!r} has no versions", name=ref.name)
+
+    def download_model(self, uri: str, destination: str | Path) -> list[Path]:
+        """Download the files of the logged model a ``models:/`` URI's version was registered
+        from into ``destination``; every file is checked against its sha256."""
+        version = self.resolve_model_version(uri)
+        if not version.get("model_id"):
+            raise NotFound(
+                f"version {version['version']} of {version['name']!r} was not registered from a "
+                f"logged model; its source is {version['source']!r}",
+                name=version["name"],
+            )
+        model = self.get_logged_model(version["model_id"])
+        return download_model(self._session, model, Path(destination))
 
 def _model_path(name: str) -> str:
     return f"/models/{_one_seg(name, 'name')}"

@@ -124,6 +124,36 @@ class ActiveRun:
         version: dict[str, Any] = logged["dataset"]
         return version
 
+    def log_model(
+        self,
+        path: str | Path,
+        *,
+        name: str,
+        flavor: str | None = None,
+        model_type: str | None = None,
+        signature: Mapping[str, Any] | None = None,
+        framework_versions: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        step: int = 0,
+    ) -> dict[str, Any]:
+        """Log the model directory ``path`` (its files plus an MLmodel metadata file with the
+        flavor, signature and framework versions) from this run; returns the READY logged model,
+        whose ``model_id`` a version is registered with:
+        ``client.register_version(name, f"models:/{model_id}", model_id=model_id)``."""
+        return self.client.log_model(
+            self.id,
+            path,
+            name=name,
+            flavor=flavor,
+            model_type=model_type,
+            signature=signature,
+            framework_versions=framework_versions,
+            tags=tags,
+            params=params,
+            step=step,
+        )
+
     def log_metric(
         self, key: str, value: float, step: int | None = None, timestamp: int | None = None
     ) -> None:

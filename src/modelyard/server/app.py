@@ -17,17 +17,20 @@ from modelyard.server.api import (
     datasets,
     experiments,
     lineage,
+    logged_models,
     metrics,
     models,
     openapi,
     runs,
     search,
     versions,
+    webhooks,
 )
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
 from modelyard.store import Store
+from modelyard.webhooks.runtime import webhook_runtime
 
 
 def api_routes() -> list[BaseRoute]:
@@ -42,6 +45,8 @@ def api_routes() -> list[BaseRoute]:
         *versions.routes,
         *datasets.routes,
         *lineage.routes,
+        *logged_models.routes,
+        *webhooks.routes,
         *openapi.routes,
     ]
 
@@ -65,7 +70,8 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         )
         app.state.metrics = observability.Metrics(store.pool, settings.metrics_dir)
         try:
-            yield
+            async with webhook_runtime(app, store.pool, settings, conninfo):
+                yield
         finally:
             await backend.close()
             await store.close()

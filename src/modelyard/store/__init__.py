@@ -13,6 +13,7 @@ from modelyard.store._base import Pool
 from modelyard.store.datasets import Datasets
 from modelyard.store.experiments import Experiment, Experiments
 from modelyard.store.lineage import Lineage
+from modelyard.store.logged_models import LoggedModels
 from modelyard.store.metric_charts import MetricCharts
 from modelyard.store.metrics import Metrics
 from modelyard.store.model_version_search import ModelVersionSearch
@@ -41,6 +42,7 @@ class Store:
         self.overview = Overview(pool)
         self.datasets = Datasets(pool)
         self.lineage = Lineage(pool)
+        self.logged_models = LoggedModels(pool)
 
     @classmethod
     async def open(

@@ -17,6 +17,7 @@ from msgspec import Meta
 
 from modelyard.errors import InvalidInput
 from modelyard.store import validation
+from modelyard.store.logged_model_records import ModelInput, ModelOutput
 
 # MLflow's limits (mlflow/utils/validation.py) or wider, so whatever an MLflow client logs fits.
 MAX_DATASET_NAME_LENGTH = 500
@@ -115,11 +116,17 @@ class DatasetOutput(msgspec.Struct, kw_only=True):
 
 
 class RunInputs(msgspec.Struct, kw_only=True):
+    """What a run read: dataset versions, and logged models (MLflow 3's model inputs)."""
+
     datasets: list[DatasetInput]
+    models: list[ModelInput] = msgspec.field(default_factory=list)
 
 
 class RunOutputs(msgspec.Struct, kw_only=True):
+    """What a run wrote: dataset versions, and logged models with the step they came at."""
+
     datasets: list[DatasetOutput]
+    models: list[ModelOutput] = msgspec.field(default_factory=list)
 
 
 def raw_json(value: Any) -> msgspec.Raw:

@@ -35,6 +35,8 @@ from modelyard.store.dataset_records import (
     version_from_row,
 )
 from modelyard.store.experiments import DEFAULT_WORKSPACE_ID
+from modelyard.store.logged_model_records import ModelInput, ModelOutput
+from modelyard.store.logged_models import write_model_inputs, write_model_outputs
 from modelyard.store.pagination import (
     DEFAULT_PAGE_SIZE,
     Page,
@@ -139,45 +141,61 @@ class Datasets(Repository):
         return Page(items=items, next_page_token=token)
 
     async def log_inputs(
-        self, run_id: str | uuid.UUID, inputs: Sequence[InputSpec]
+        self,
+        run_id: str | uuid.UUID,
+        inputs: Sequence[InputSpec],
+        *,
+        models: Sequence[ModelInput] = (),
     ) -> builtins.list[DatasetInput]:
-        """Record that the run read these versions (logging each version first if it is new).
+        """Record that the run read these versions (logging each version first if it is new),
+        and took these logged models, all in one transaction.
 
         Reading a version again in the same context is a no-op that keeps the first tags.
         """
         rid = validation.check_uuid(run_id)
-        specs = _check_batch(inputs, InputSpec)
+        specs = _check_batch(inputs, InputSpec, allow_empty=bool(models))
         links = [check_input(spec) for spec in specs]
         async with self.transaction() as conn:
             await lock_writable_run(conn, rid)
-            versions = await self._upsert(conn, specs)
-            await conn.execute(
-                query("datasets.insert_inputs"),
-                {
-                    "run_id": rid,
-                    "version_ids": [version_id for _, version_id in versions],
-                    "contexts": [context for context, _ in links],
-                    "tags": [json.dumps(tags) for _, tags in links],
-                },
-            )
+            versions = await self._upsert(conn, specs) if specs else []
+            if versions:
+                await conn.execute(
+                    query("datasets.insert_inputs"),
+                    {
+                        "run_id": rid,
+                        "version_ids": [version_id for _, version_id in versions],
+                        "contexts": [context for context, _ in links],
+                        "tags": [json.dumps(tags) for _, tags in links],
+                    },
+                )
+            if models:
+                await write_model_inputs(conn, self.workspace_id, rid, models)
         return [
             DatasetInput(dataset=version, context=context or None, tags=tags)
             for (version, _), (context, tags) in zip(versions, links, strict=True)
         ]
 
     async def log_outputs(
-        self, run_id: str | uuid.UUID, outputs: Sequence[DatasetSpec]
+        self,
+        run_id: str | uuid.UUID,
+        outputs: Sequence[DatasetSpec],
+        *,
+        models: Sequence[ModelOutput] = (),
     ) -> builtins.list[DatasetOutput]:
-        """Record that the run wrote these versions (logging each version first if it is new)."""
+        """Record that the run wrote these versions (logging each version first if it is new),
+        and produced these logged models, all in one transaction."""
         rid = validation.check_uuid(run_id)
-        specs = _check_batch(outputs, DatasetSpec)
+        specs = _check_batch(outputs, DatasetSpec, allow_empty=bool(models))
         async with self.transaction() as conn:
             await lock_writable_run(conn, rid)
-            versions = await self._upsert(conn, specs)
-            await conn.execute(
-                query("datasets.insert_outputs"),
-                {"run_id": rid, "version_ids": [version_id for _, version_id in versions]},
-            )
+            versions = await self._upsert(conn, specs) if specs else []
+            if versions:
+                await conn.execute(
+                    query("datasets.insert_outputs"),
+                    {"run_id": rid, "version_ids": [version_id for _, version_id in versions]},
+                )
+            if models:
+                await write_model_outputs(conn, self.workspace_id, rid, models)
         return [DatasetOutput(dataset=version) for version, _ in versions]
 
     async def inputs_of(
@@ -269,10 +287,12 @@ class Datasets(Repository):
         raise version_not_found(name, digest)
 
 
-def _check_batch(items: object, kind: type[DatasetSpec]) -> builtins.list[Any]:
+def _check_batch(
+    items: object, kind: type[DatasetSpec], *, allow_empty: bool = False
+) -> builtins.list[Any]:
     if isinstance(items, str | bytes) or not isinstance(items, Sequence):
         raise InvalidInput("datasets must be a list", field="datasets")
-    if not items:
+    if not items and not allow_empty:
         raise InvalidInput("datasets must not be empty", field="datasets")
     validation.check_batch_size(len(items), MAX_DATASETS_PER_BATCH, "datasets")
     for item in items:

@@ -33,6 +33,7 @@ from modelyard.store.lineage_records import (
     LineageNode,
     ModelVersionRef,
     dataset_node_id,
+    logged_model_node_id,
     parse_uri,
     run_node_id,
     version_node_id,
@@ -66,11 +67,23 @@ class Lineage(Repository):
         version = await self._model_version(conn, ref)
         graph = _Graph(version_node_id(version["name"], version["version"]), "upstream")
         graph.add_version(version)
-        start = [version["run_id"]] if version["run_id"] is not None else []
-        runs, truncated = await self._walk(conn, "lineage.upstream_runs", start, depth)
+        start = {version["run_id"]} - {None}
+        root_model = version["logged_model_id"]
+        if root_model is not None:
+            producers = await _rows(conn, "lineage.producers", {"model_id": root_model})
+            start |= {row["run_id"] for row in producers}
+        runs, truncated = await self._walk(conn, "lineage.upstream_runs", sorted(start), depth)
         await self._dress_runs(conn, graph, runs)
         edges = await _rows(conn, "lineage.upstream_dataset_edges", {"run_ids": list(runs)})
         await self._dress_datasets(conn, graph, edges)
+        model_edges = await _rows(
+            conn,
+            "lineage.upstream_model_edges",
+            {"run_ids": list(runs), "root_model": root_model},
+        )
+        await self._dress_models(
+            conn, graph, model_edges, always=[root_model] if root_model else []
+        )
         return graph.finish(depth, truncated)
 
     async def _downstream(self, conn: Conn, ref: DatasetVersionRef, depth: int) -> LineageGraph:
@@ -90,8 +103,12 @@ class Lineage(Repository):
             conn, "lineage.downstream_dataset_edges", {"run_ids": list(runs), "root": root_id}
         )
         await self._dress_datasets(conn, graph, edges, always=[root_id])
+        model_edges = await _rows(conn, "lineage.downstream_model_edges", {"run_ids": list(runs)})
+        models = await self._dress_models(conn, graph, model_edges)
         versions = await _rows(
-            conn, "lineage.versions_of_runs", {"run_ids": list(runs), "ws": self.workspace_id}
+            conn,
+            "lineage.versions_of_runs",
+            {"run_ids": list(runs), "model_ids": models, "ws": self.workspace_id},
         )
         for version in versions:
             graph.add_version(version)
@@ -153,6 +170,26 @@ class Lineage(Repository):
             else:
                 graph.edge(run, dataset, "output")
 
+    async def _dress_models(
+        self,
+        conn: Conn,
+        graph: _Graph,
+        edges: Sequence[dict[str, Any]],
+        *,
+        always: Iterable[str] = (),
+    ) -> list[str]:
+        """Add the logged models of ``edges`` (and ``always``) with their edges; their ids."""
+        ids = sorted({*always, *(row["model_id"] for row in edges)})
+        for row in await _rows(conn, "lineage.logged_models", {"ids": ids}):
+            graph.add_logged_model(row)
+        for row in edges:
+            run, model = run_node_id(row["run_id"].hex), logged_model_node_id(row["model_id"])
+            if row["kind"] == "input":
+                graph.edge(model, run, "input")
+            else:
+                graph.edge(run, model, "logged")
+        return ids
+
 
 class _Graph:
     """Nodes and edges collected for one answer; depths are assigned at the end by a walk."""
@@ -190,6 +227,21 @@ class _Graph:
         )
         return node_id
 
+    def add_logged_model(self, row: Mapping[str, Any]) -> str:
+        node_id = logged_model_node_id(row["model_id"])
+        run_id = row["source_run_id"]
+        self.nodes[node_id] = LineageNode(
+            id=node_id,
+            kind="logged_model",
+            depth=0,
+            name=row["name"],
+            model_id=row["model_id"],
+            status=row["status"],
+            flavor=row["flavor"],
+            run_id=run_id.hex if run_id is not None else None,
+        )
+        return node_id
+
     def add_version(self, row: Mapping[str, Any]) -> str:
         node_id = version_node_id(row["name"], row["version"])
         run_id = row["run_id"]
@@ -204,6 +256,9 @@ class _Graph:
         )
         if run_id is not None:
             self.edge(run_node_id(run_id.hex), node_id, "registered")
+        if row["logged_model_id"] is not None:
+            self.edge(logged_model_node_id(row["logged_model_id"]), node_id, "registered")
+            self.nodes[node_id].model_id = row["logged_model_id"]
         return node_id
 
     def edge(self, source: str, target: str, kind: EdgeKind, context: str | None = None) -> None:

@@ -1,8 +1,9 @@
 """Lineage graphs (nodes and edges) and the URIs that name where a lineage starts.
 
 A graph is directed the way data flows: dataset version -> run that read it, run -> dataset
-version it wrote, parent run -> child run, run -> model version registered from it. Node ids are
-URIs: ``run:<32 hex>``, ``dataset:<name>@<digest>``, ``models:/<name>/<version>``.
+version it wrote, parent run -> child run, run -> logged model it produced, logged model -> run
+that took it, run or logged model -> model version registered from it. Node ids are URIs:
+``run:<32 hex>``, ``dataset:<name>@<digest>``, ``logged_model:m-<hex>``, ``models:/<name>/<n>``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from modelyard.store.registry_records import check_alias, check_version
 DEFAULT_DEPTH = 10
 MAX_DEPTH = 100
 
-NodeKind = Literal["model_version", "run", "dataset_version"]
-EdgeKind = Literal["input", "output", "parent", "registered"]
+NodeKind = Literal["model_version", "logged_model", "run", "dataset_version"]
+EdgeKind = Literal["input", "output", "parent", "logged", "registered"]
 Direction = Literal["upstream", "downstream"]
 
 
@@ -39,6 +40,8 @@ class LineageNode(msgspec.Struct, kw_only=True, omit_defaults=True):
     row_count: int | None = None
     version: int | None = None
     aliases: list[str] | None = None
+    model_id: str | None = None
+    flavor: str | None = None
 
 
 class LineageEdge(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -86,6 +89,10 @@ def run_node_id(run_hex: str) -> str:
 
 def dataset_node_id(name: str, digest: str) -> str:
     return f"dataset:{name}@{digest}"
+
+
+def logged_model_node_id(model_id: str) -> str:
+    return f"logged_model:{model_id}"
 
 
 def version_node_id(name: str, version: int) -> str:

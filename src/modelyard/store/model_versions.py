@@ -14,6 +14,7 @@ from modelyard.store._registry_base import (
     reword,
     version_not_found,
 )
+from modelyard.store.logged_model_records import check_model_id
 from modelyard.store.pagination import (
     DEFAULT_PAGE_SIZE,
     Page,
@@ -51,8 +52,12 @@ class ModelVersions(RegistryBase):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         user_id: str | None = None,
+        model_id: str | None = None,
     ) -> ModelVersion:
-        """Register the next version of ``model_name``: 1, 2, 3... without gaps or duplicates."""
+        """Register the next version of ``model_name``: 1, 2, 3... without gaps or duplicates.
+
+        ``model_id`` names the logged model the version was registered from (it must exist).
+        """
         validation.check_name(model_name)
         source = check_source(source)
         run_uuid = validation.check_uuid(run_id) if run_id is not None else None
@@ -60,9 +65,14 @@ class ModelVersions(RegistryBase):
         description = check_description(description)
         user_id = validation.check_optional_text(user_id, "user_id", MAX_USER_ID_LENGTH)
         keys, values = check_tags(tags)
+        logged = None if model_id is None else check_model_id(model_id)
         run_hex = run_uuid.hex if run_uuid else ""
         missing_run = NotFound(f"run {run_hex} does not exist", run_id=run_hex)
-        with reword("model_version_run_fk", missing_run):
+        missing_model = NotFound(f"logged model {logged} does not exist", model_id=logged)
+        with (
+            reword("model_version_run_fk", missing_run),
+            reword("model_version_logged_model_fk", missing_model),
+        ):
             async with self.transaction() as conn:
                 cur = await conn.execute(
                     query("registry.next_version"), self._args(name=model_name)
@@ -70,23 +80,29 @@ class ModelVersions(RegistryBase):
                 row = await cur.fetchone()
                 if row is None:
                     raise model_not_found(model_name)
-                model_id, version = cast(tuple[int, int], row)
+                registered_id, version = cast(tuple[int, int], row)
                 await conn.execute(
                     query("registry.insert_version"),
                     {
-                        "model_id": model_id,
+                        "model_id": registered_id,
                         "version": version,
                         "source": source,
                         "run_id": run_uuid,
                         "run_link": run_link,
                         "description": description,
                         "user_id": user_id,
+                        "logged_model_id": logged,
                     },
                 )
                 if keys:
                     await conn.execute(
                         query("registry.insert_version_tags"),
-                        {"model_id": model_id, "version": version, "keys": keys, "values": values},
+                        {
+                            "model_id": registered_id,
+                            "version": version,
+                            "keys": keys,
+                            "values": values,
+                        },
                     )
                 return await self._fetch_version(conn, model_name, version)
 

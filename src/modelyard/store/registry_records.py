@@ -49,6 +49,8 @@ class ModelVersion(msgspec.Struct, kw_only=True):
     status_message: str | None
     tags: dict[str, str]
     aliases: list[str]
+    # The logged model it was registered from (MLflow 3's model_id), when there is one.
+    model_id: str | None = None
 
 
 class RegisteredModel(msgspec.Struct, kw_only=True):
@@ -81,6 +83,7 @@ def version_from_row(row: Sequence[Any]) -> ModelVersion:
         status_message=row[11],
         tags=row[12],
         aliases=list(row[13]),
+        model_id=row[16],
     )
 
 

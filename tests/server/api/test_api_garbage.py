@@ -50,6 +50,9 @@ async def _fill(client: httpx.AsyncClient) -> dict[str, str]:
         "key": "k",
         "path": "garbage/file.bin",
         "digest": "d",
+        "model_id": "m-" + "0" * 32,
+        "webhook_id": "0" * 32,
+        "delivery_id": "1",
     }
 
 
@@ -102,7 +105,12 @@ async def test_an_oversized_chunked_body_is_413_without_reading_it_all(
     assert sent <= limit + 2 * 1024 * 1024, "the server read far past the limit"
 
 
-BAD_PATH_VALUES = {"experiment_id": "x1", "run_id": "not-a-run", "version": "v1"}
+BAD_PATH_VALUES = {
+    "experiment_id": "x1",
+    "run_id": "not-a-run",
+    "version": "v1",
+    "model_id": "m-nothex",
+}
 
 
 @pytest.mark.parametrize(

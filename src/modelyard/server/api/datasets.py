@@ -64,8 +64,8 @@ async def get_dataset_version(request: Request) -> Response:
 async def log_run_inputs(request: Request) -> Response:
     target = run_id(request)
     body = await decode(request, s.LogInputs)
-    logged = await store(request).datasets.log_inputs(target, body.datasets)
-    return JSON(RunInputs(datasets=logged))
+    logged = await store(request).datasets.log_inputs(target, body.datasets, models=body.models)
+    return JSON(RunInputs(datasets=logged, models=body.models))
 
 
 async def get_run_inputs(request: Request) -> Response:
@@ -73,14 +73,15 @@ async def get_run_inputs(request: Request) -> Response:
     opened = store(request)
     await opened.runs.get(target)  # a missing run is a 404, not an empty list
     found = await opened.datasets.inputs_of([target])
-    return JSON(RunInputs(datasets=found[target]))
+    models = await opened.logged_models.inputs_of([target])
+    return JSON(RunInputs(datasets=found[target], models=models[target]))
 
 
 async def log_run_outputs(request: Request) -> Response:
     target = run_id(request)
     body = await decode(request, s.LogOutputs)
-    logged = await store(request).datasets.log_outputs(target, body.datasets)
-    return JSON(RunOutputs(datasets=logged))
+    logged = await store(request).datasets.log_outputs(target, body.datasets, models=body.models)
+    return JSON(RunOutputs(datasets=logged, models=body.models))
 
 
 async def get_run_outputs(request: Request) -> Response:
@@ -88,7 +89,8 @@ async def get_run_outputs(request: Request) -> Response:
     opened = store(request)
     await opened.runs.get(target)
     found = await opened.datasets.outputs_of([target])
-    return JSON(RunOutputs(datasets=found[target]))
+    models = await opened.logged_models.outputs_of([target])
+    return JSON(RunOutputs(datasets=found[target], models=models[target]))
 
 
 _ONE = "/datasets/{name}"
@@ -130,7 +132,7 @@ routes = [
         "POST",
         "/runs/{run_id}/inputs",
         log_run_inputs,
-        summary="Record dataset versions a run read, each in a context",
+        summary="Record dataset versions (each in a context) and logged models a run read",
         body=s.LogInputs,
         response=RunInputs,
     ),
@@ -138,14 +140,14 @@ routes = [
         "GET",
         "/runs/{run_id}/inputs",
         get_run_inputs,
-        summary="The dataset versions a run read",
+        summary="The dataset versions and logged models a run read",
         response=RunInputs,
     ),
     ApiRoute(
         "POST",
         "/runs/{run_id}/outputs",
         log_run_outputs,
-        summary="Record dataset versions a run wrote",
+        summary="Record dataset versions and logged models (MLflow 3 run outputs) a run wrote",
         body=s.LogOutputs,
         response=RunOutputs,
     ),
@@ -153,7 +155,7 @@ routes = [
         "GET",
         "/runs/{run_id}/outputs",
         get_run_outputs,
-        summary="The dataset versions a run wrote",
+        summary="The dataset versions and logged models a run wrote",
         response=RunOutputs,
     ),
 ]

@@ -30,6 +30,7 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "run_id": {"type": "string", "pattern": "^[0-9a-fA-F-]{32,36}$"},
     "path": ARTIFACT_PATH_SCHEMA,
+    "model_id": {"type": "string", "pattern": "^m-[0-9a-f]{32}$"},
 }
 _ERROR_STATUSES = {
     "400": "Invalid input: malformed JSON, wrong types, a bad parameter or filter",

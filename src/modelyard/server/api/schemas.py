@@ -13,6 +13,13 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from modelyard.store.dataset_records import MAX_DATASETS_PER_BATCH, DatasetSpec, InputSpec
+from modelyard.store.logged_model_records import (
+    FinalStatus,
+    Label,
+    ModelId,
+    ModelInput,
+    ModelOutput,
+)
 
 NonNegativeInt = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 PositiveInt = Annotated[int, Meta(ge=1, le=2**63 - 1)]
@@ -118,6 +125,7 @@ class UpdateModel(Body):
 class CreateVersion(Body):
     source: str
     run_id: str | None = None
+    model_id: ModelId | None = None
     run_link: str | None = None
     description: str | None = None
     user_id: str | None = None
@@ -148,12 +156,48 @@ class SearchVersions(Body):
 
 
 class LogInputs(Body):
-    """Dataset versions a run read; each is logged first if it is new."""
+    """Dataset versions a run read (each logged first if it is new) and logged models it took;
+    at least one of the two lists is not empty."""
 
-    datasets: Annotated[list[InputSpec], Meta(min_length=1, max_length=MAX_DATASETS_PER_BATCH)]
+    datasets: Annotated[list[InputSpec], Meta(max_length=MAX_DATASETS_PER_BATCH)] = msgspec.field(
+        default_factory=list
+    )
+    models: Annotated[list[ModelInput], Meta(max_length=MAX_DATASETS_PER_BATCH)] = msgspec.field(
+        default_factory=list
+    )
 
 
 class LogOutputs(Body):
-    """Dataset versions a run wrote; each is logged first if it is new."""
+    """Dataset versions a run wrote (each logged first if it is new) and logged models it
+    produced (MLflow 3's run outputs); at least one of the two lists is not empty."""
 
-    datasets: Annotated[list[DatasetSpec], Meta(min_length=1, max_length=MAX_DATASETS_PER_BATCH)]
+    datasets: Annotated[list[DatasetSpec], Meta(max_length=MAX_DATASETS_PER_BATCH)] = msgspec.field(
+        default_factory=list
+    )
+    models: Annotated[list[ModelOutput], Meta(max_length=MAX_DATASETS_PER_BATCH)] = msgspec.field(
+        default_factory=list
+    )
+
+
+# -- logged models ----------------------------------------------------------------------------
+
+
+class CreateLoggedModel(Body):
+    """A new PENDING logged model; with ``source_run_id`` the experiment defaults to the run's."""
+
+    name: Label
+    experiment_id: NonNegativeInt | None = None
+    source_run_id: str | None = None
+    model_type: Label | None = None
+    flavor: Label | None = None
+    metadata: dict[str, Any] | None = None
+    tags: Tags | None = None
+    params: Tags | None = None
+    user_id: str | None = None
+
+
+class FinalizeLoggedModel(Body):
+    """READY once the files (with the MLmodel metadata file) are uploaded, or FAILED."""
+
+    status: FinalStatus
+    status_message: str | None = None

@@ -36,6 +36,7 @@ async def create_version(request: Request) -> Response:
         description=body.description,
         tags=body.tags,
         user_id=body.user_id,
+        model_id=body.model_id,
     )
     return JSON(created, status_code=201)
 

@@ -2,13 +2,17 @@
 -- to a model version (upstream), and which follow from a dataset version (downstream).
 --
 -- The walks are recursive CTEs over runs only: every edge of the graph touches a run, so the set
--- of runs reached decides the whole graph, and the datasets and versions around them are read
--- afterwards in a few set-based statements. A step from a run goes
---   upstream:   to its parent run, and to the runs that wrote a dataset version it read;
---   downstream: to its child runs, and to the runs that read a dataset version it wrote.
+-- of runs reached decides the whole graph, and the datasets, logged models and versions around
+-- them are read afterwards in a few set-based statements. A step from a run goes
+--   upstream:   to its parent run, to the runs that wrote a dataset version it read, and to the
+--               runs that produced a logged model it took as input;
+--   downstream: to its child runs, to the runs that read a dataset version it wrote, and to the
+--               runs that took a logged model it produced.
 -- Each step is an index probe: run_pk / run_parent_idx for parents and children, run_input_pk
 -- or run_output_pk (keys start with run_id) for a run's inputs or outputs, and
--- run_output_dataset_idx / run_input_dataset_idx for a version's writers or readers.
+-- run_output_dataset_idx / run_input_dataset_idx for a version's writers or readers, and
+-- run_model_input_pk / run_model_input_model_idx with the logged_model_producer view (see
+-- schema.sql) for models.
 --
 -- Cycle safety: recorded lineage can loop (a run that reads what a later run wrote, or a run
 -- that reads and writes one version). The CTE uses UNION, so a (run, depth) pair is produced
@@ -20,19 +24,19 @@
 SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY
 
 -- name: version_by_number
-SELECT r.name, r.version, r.run_id, r.aliases
+SELECT r.name, r.version, r.run_id, r.aliases, r.logged_model_id
 FROM model_version_record r
 WHERE r.workspace_id = %(ws)s AND r.name = %(name)s AND r.version = %(version)s
 
 -- name: version_by_alias
-SELECT r.name, r.version, r.run_id, r.aliases
+SELECT r.name, r.version, r.run_id, r.aliases, r.logged_model_id
 FROM registered_model m
 JOIN model_alias a ON a.model_id = m.model_id AND a.alias = %(alias)s
 JOIN model_version_record r ON r.model_id = a.model_id AND r.version = a.version
 WHERE m.workspace_id = %(ws)s AND m.name = %(name)s
 
 -- name: latest_version
-SELECT r.name, r.version, r.run_id, r.aliases
+SELECT r.name, r.version, r.run_id, r.aliases, r.logged_model_id
 FROM registered_model m
 JOIN model_version_record r ON r.model_id = m.model_id
 WHERE m.workspace_id = %(ws)s AND m.name = %(name)s
@@ -65,6 +69,11 @@ WITH RECURSIVE walk (run_id, depth) AS (
         FROM run_input i
         JOIN run_output o ON o.dataset_version_id = i.dataset_version_id
         WHERE i.run_id = w.run_id
+      UNION ALL
+        SELECT p.run_id
+        FROM run_model_input mi
+        JOIN logged_model_producer p ON p.model_id = mi.model_id
+        WHERE mi.run_id = w.run_id
     ) AS step
     WHERE w.depth < %(max_depth)s
 )
@@ -88,6 +97,11 @@ WITH RECURSIVE walk (run_id, depth) AS (
         FROM run_output o
         JOIN run_input i ON i.dataset_version_id = o.dataset_version_id
         WHERE o.run_id = w.run_id
+      UNION ALL
+        SELECT mi.run_id
+        FROM logged_model_producer p
+        JOIN run_model_input mi ON mi.model_id = p.model_id
+        WHERE p.run_id = w.run_id
     ) AS step
     WHERE w.depth < %(max_depth)s
 )
@@ -136,7 +150,47 @@ JOIN dataset d ON d.dataset_id = dv.dataset_id
 WHERE dv.dataset_version_id = ANY(%(ids)s::bigint[])
 
 -- name: versions_of_runs
--- The model versions registered from the runs (model_version_run_idx).
-SELECT r.name, r.version, r.run_id, r.aliases
+-- The model versions registered from the runs (model_version_run_idx) or from their logged
+-- models (model_version_logged_model_idx).
+SELECT r.name, r.version, r.run_id, r.aliases, r.logged_model_id
 FROM model_version_record r
 WHERE r.run_id = ANY(%(run_ids)s::uuid[]) AND r.workspace_id = %(ws)s
+UNION
+SELECT r.name, r.version, r.run_id, r.aliases, r.logged_model_id
+FROM model_version_record r
+WHERE r.logged_model_id = ANY(%(model_ids)s::text[]) AND r.workspace_id = %(ws)s
+
+-- name: producers
+-- The runs that produced a logged model: the start of the walk upstream of a version
+-- registered from it.
+SELECT p.run_id FROM logged_model_producer p WHERE p.model_id = %(model_id)s
+
+-- name: upstream_model_edges
+-- The logged models the runs took, and the root version's model; who of the runs produced them.
+SELECT 'input' AS kind, mi.run_id, mi.model_id
+FROM run_model_input mi
+WHERE mi.run_id = ANY(%(run_ids)s::uuid[])
+UNION ALL
+SELECT 'logged', p.run_id, p.model_id
+FROM logged_model_producer p
+WHERE p.run_id = ANY(%(run_ids)s::uuid[])
+  AND (p.model_id = %(root_model)s
+       OR EXISTS (SELECT 1 FROM run_model_input mi
+                  WHERE mi.model_id = p.model_id AND mi.run_id = ANY(%(run_ids)s::uuid[])))
+
+-- name: downstream_model_edges
+-- The logged models the runs produced, and which of the runs took them.
+SELECT 'logged' AS kind, p.run_id, p.model_id
+FROM logged_model_producer p
+WHERE p.run_id = ANY(%(run_ids)s::uuid[])
+UNION ALL
+SELECT 'input', mi.run_id, mi.model_id
+FROM run_model_input mi
+WHERE mi.run_id = ANY(%(run_ids)s::uuid[])
+  AND EXISTS (SELECT 1 FROM logged_model_producer p
+              WHERE p.model_id = mi.model_id AND p.run_id = ANY(%(run_ids)s::uuid[]))
+
+-- name: logged_models
+SELECT lm.model_id, lm.name, lm.status, lm.flavor, lm.source_run_id
+FROM logged_model lm
+WHERE lm.model_id = ANY(%(ids)s::text[])

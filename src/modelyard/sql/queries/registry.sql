@@ -6,7 +6,8 @@
 --   model_id, name, created ms, updated ms, description, tags (jsonb), aliases (jsonb alias->version)
 -- and queries returning versions list the same columns (registry_records.version_from_row):
 --   name, version, created ms, updated ms, stage, source, run_id, run_link, description, user_id,
---   status, status_message, tags (jsonb), aliases (text[] sorted), model_id
+--   status, status_message, tags (jsonb), aliases (text[] sorted), model_id, workspace_id,
+--   logged_model_id
 
 -- name: create_model
 INSERT INTO registered_model (workspace_id, name, description)
@@ -108,9 +109,10 @@ WHERE workspace_id = %(ws)s AND name = %(name)s
 RETURNING model_id, last_version
 
 -- name: insert_version
-INSERT INTO model_version (model_id, version, source, run_id, run_link, description, user_id)
+INSERT INTO model_version (model_id, version, source, run_id, run_link, description, user_id,
+                           logged_model_id)
 VALUES (%(model_id)s, %(version)s, %(source)s, %(run_id)s, %(run_link)s, %(description)s,
-        %(user_id)s)
+        %(user_id)s, %(logged_model_id)s)
 
 -- name: insert_version_tags
 INSERT INTO model_version_tag (model_id, version, key, value)

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from cli_support import free_port, modelyard, start_server, stop_server
 
+from modelyard.sql import migrations
+
 
 def test_db_status_upgrade_status_on_an_empty_database(fresh_database: str) -> None:
     before = modelyard("--database-url", fresh_database, "db", "status")
@@ -84,7 +86,8 @@ def test_embedded_server_starts_postgres_applies_the_schema_and_stops_it(tmp_pat
         # Another command on the same data dir attaches to the running PostgreSQL.
         status = modelyard("--data-dir", str(data_dir), "db", "status")
         assert status.returncode == 0, status.stderr
-        assert "current: 1" in status.stdout
+        latest = max(m.version for m in migrations())
+        assert f"current: {latest}\nlatest:  {latest}\n" in status.stdout
         assert _postmaster_running(data_dir), "the attached command must not stop it"
     finally:
         assert stop_server(server) == 0

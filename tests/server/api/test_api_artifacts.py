@@ -145,8 +145,10 @@ async def test_a_large_corrupted_file_is_cut_short(
     data = os.urandom(3 * 1024 * 1024)
     ok(await client.put(f"{run_url}/big.bin", content=data), 201)
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # Flip a bit: setting the byte to 0 left one random file in 256 intact.
         conn.execute(
-            "UPDATE ml_model_schema.artifact_chunk SET data = set_byte(data, 0, 0) WHERE seq = 2"
+            "UPDATE ml_model_schema.artifact_chunk"
+            " SET data = set_byte(data, 0, get_byte(data, 0) # 1) WHERE seq = 2"
         )
     # The last chunk is held back until the digest matched: the body never arrives complete
     # (a real server then drops the connection; tests/acceptance checks the client's error).

@@ -36,7 +36,14 @@ from modelyard.search.ast import (
     Op,
     Or,
 )
-from modelyard.search.fields import MODEL_VERSIONS, RUNS, Kind, Target
+from modelyard.search.fields import (
+    LOGGED_MODELS,
+    MODEL_VERSIONS,
+    REGISTERED_MODELS,
+    RUNS,
+    Kind,
+    Target,
+)
 
 _SQL_OPS: dict[Op, LiteralString] = {
     Op.EQ: "=",
@@ -279,6 +286,65 @@ class ModelVersionFilterCompiler(FilterCompiler):
         )
 
 
+class RegisteredModelFilterCompiler(FilterCompiler):
+    """Filters on ``registered_model rm`` and its tags."""
+
+    target = REGISTERED_MODELS
+    columns: ClassVar[dict[str, LiteralString]] = {
+        "name": "rm.name",
+        "creation_timestamp": "rm.created_at",
+        "last_updated_timestamp": "rm.updated_at",
+    }
+
+    def keyed(self, node: Comparison | In | IsNull) -> Fragment:
+        assert node.entity is Entity.TAG  # the only keyed entity of registered models
+        exists: LiteralString = (
+            "EXISTS (SELECT 1 FROM registered_model_tag kv WHERE kv.model_id = rm.model_id "
+            "AND kv.key = {}"
+        )
+        if isinstance(node, Comparison) and node.op is Op.NE and isinstance(node.value, str):
+            # MLflow's registry (unlike its run search) counts a missing tag as unequal: the
+            # client hides prompts from every model search with tags.`...is_prompt` != 'true'.
+            return compose(
+                "NOT " + exists + " AND kv.value = {})", Bind(node.key), Bind(node.value)
+            )
+        if isinstance(node, IsNull):
+            template: LiteralString = exists + ")"
+            return compose(template if node.negated else "NOT " + template, Bind(node.key))
+        return compose(
+            exists + " AND {})", Bind(node.key), self.value_condition(raw("kv.value"), node)
+        )
+
+
+class LoggedModelFilterCompiler(FilterCompiler):
+    """Filters on ``logged_model lm``, its params and its tags."""
+
+    target = LOGGED_MODELS
+    columns: ClassVar[dict[str, LiteralString]] = {
+        "name": "lm.name",
+        "model_id": "lm.model_id",
+        "model_type": "lm.model_type",
+        "status": "lm.status",
+        "source_run_id": "lm.source_run_id",
+        "creation_timestamp": "lm.created_at",
+        "last_updated_timestamp": "lm.updated_at",
+    }
+
+    def keyed(self, node: Comparison | In | IsNull) -> Fragment:
+        table: LiteralString = (
+            "logged_model_param" if node.entity is Entity.PARAM else "logged_model_tag"
+        )
+        exists: LiteralString = (
+            "EXISTS (SELECT 1 FROM " + table + " kv WHERE kv.model_id = lm.model_id AND kv.key = {}"
+        )
+        if isinstance(node, IsNull):
+            template: LiteralString = exists + ")"
+            return compose(template if node.negated else "NOT " + template, Bind(node.key))
+        return compose(
+            exists + " AND {})", Bind(node.key), self.value_condition(raw("kv.value"), node)
+        )
+
+
 def compile_run_filter(node: Node | None) -> Fragment:
     """The condition on ``run r`` for ``node`` (TRUE when there is no filter)."""
     return RunFilterCompiler().compile(node)
@@ -287,3 +353,13 @@ def compile_run_filter(node: Node | None) -> Fragment:
 def compile_model_version_filter(node: Node | None) -> Fragment:
     """The condition on ``model_version v`` / ``registered_model rm`` for ``node``."""
     return ModelVersionFilterCompiler().compile(node)
+
+
+def compile_registered_model_filter(node: Node | None) -> Fragment:
+    """The condition on ``registered_model rm`` for ``node``."""
+    return RegisteredModelFilterCompiler().compile(node)
+
+
+def compile_logged_model_filter(node: Node | None) -> Fragment:
+    """The condition on ``logged_model lm`` for ``node``."""
+    return LoggedModelFilterCompiler().compile(node)

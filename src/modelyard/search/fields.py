@@ -1,4 +1,4 @@
-"""What each searchable thing (runs, model versions) lets a filter name, and the type checks.
+"""What each searchable thing (runs, models, model versions) lets a filter name; type checks.
 
 A :class:`Target` lists the entities it has (runs: attributes, metrics, params, tags; model
 versions: attributes and tags), its attributes with their kind and aliases (MLflow spells some
@@ -104,6 +104,35 @@ MODEL_VERSIONS = Target(
             "current_stage",
         }
     ),
+)
+
+REGISTERED_MODELS = Target(
+    name="registered models",
+    entities=frozenset({Entity.ATTRIBUTE, Entity.TAG}),
+    attributes={
+        "name": Kind.STRING,
+        "creation_timestamp": Kind.TIME,
+        "last_updated_timestamp": Kind.TIME,
+    },
+    # MLflow orders registered models by "timestamp", its name for the last update.
+    aliases={"timestamp": "last_updated_timestamp"},
+    orderable=frozenset({"name", "creation_timestamp", "last_updated_timestamp"}),
+)
+
+LOGGED_MODELS = Target(
+    name="logged models",
+    entities=frozenset({Entity.ATTRIBUTE, Entity.PARAM, Entity.TAG}),
+    attributes={
+        "name": Kind.STRING,
+        "model_id": Kind.STRING,
+        "model_type": Kind.STRING,
+        "status": Kind.STRING,
+        "source_run_id": Kind.ID,
+        "creation_timestamp": Kind.TIME,
+        "last_updated_timestamp": Kind.TIME,
+    },
+    aliases={"creation_time": "creation_timestamp", "last_updated_time": "last_updated_timestamp"},
+    orderable=frozenset({"name", "model_id", "creation_timestamp", "last_updated_timestamp"}),
 )
 
 _ENTITY_WORDS = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}

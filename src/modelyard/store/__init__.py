@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
+from modelyard.store.artifact_owners import ArtifactOwners
 from modelyard.store.datasets import Datasets
 from modelyard.store.experiments import Experiment, Experiments
 from modelyard.store.lineage import Lineage
+from modelyard.store.logged_model_search import LoggedModelSearch
 from modelyard.store.logged_models import LoggedModels
 from modelyard.store.metric_charts import MetricCharts
 from modelyard.store.metrics import Metrics
 from modelyard.store.model_version_search import ModelVersionSearch
 from modelyard.store.overview import Overview
 from modelyard.store.pagination import Page
+from modelyard.store.registered_model_search import RegisteredModelSearch
 from modelyard.store.registry import Registry
 from modelyard.store.run_data import LatestMetric, Run
 from modelyard.store.run_search import RunSearch
@@ -38,11 +41,14 @@ class Store:
         self.metrics = Metrics(pool)
         self.run_search = RunSearch(pool)
         self.model_version_search = ModelVersionSearch(pool)
+        self.registered_model_search = RegisteredModelSearch(pool)
         self.metric_charts = MetricCharts(pool)
         self.overview = Overview(pool)
         self.datasets = Datasets(pool)
         self.lineage = Lineage(pool)
         self.logged_models = LoggedModels(pool)
+        self.artifact_owners = ArtifactOwners(pool)
+        self.logged_model_search = LoggedModelSearch(pool)
 
     @classmethod
     async def open(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, cast
 
 from modelyard.errors import ModelyardError, NotFound
 from modelyard.sql import query
 from modelyard.store._base import Conn, Pool, Repository
-from modelyard.store.registry_records import ModelVersion, version_from_row
+from modelyard.store.registry_records import ALL_STAGES, ModelVersion, version_from_row
 
 DEFAULT_WORKSPACE_ID = 1
 
@@ -24,6 +24,20 @@ def version_not_found(name: str, version: int) -> NotFound:
         name=name,
         version=version,
     )
+
+
+async def latest_by_model(conn: Conn, model_ids: Sequence[Any]) -> dict[Any, list[ModelVersion]]:
+    """The latest version per stage of each model, keyed by model_id (one query)."""
+    if not model_ids:
+        return {}
+    cur = await conn.execute(
+        query("registry.latest_versions"),
+        {"model_ids": list(model_ids), "stages": list(ALL_STAGES)},
+    )
+    found: dict[Any, list[ModelVersion]] = {}
+    for row in await cur.fetchall():
+        found.setdefault(row[14], []).append(version_from_row(row))
+    return found
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from psycopg.rows import dict_row
 
-from modelyard.errors import InvalidInput, InvalidState, NotFound
+from modelyard.errors import InvalidInput, InvalidState, NotFound, ParamConflict
 from modelyard.sql import query
 from modelyard.store import validation
 from modelyard.store._base import Conn, Pool, Repository
@@ -276,6 +276,33 @@ class LoggedModels(Repository):
             for row in await _rows(conn, "logged_models.inputs_of_runs", {"run_ids": ids}):
                 found[row["run_id"].hex].append(ModelInput(model_id=row["model_id"]))
         return found
+
+    async def log_params(self, model_id: str, params: Mapping[str, str]) -> None:
+        """Add params to a model; they are immutable, so a changed value is a ParamConflict."""
+        model_id = check_model_id(model_id)
+        keys, values = check_params(params)
+        if not keys:
+            return
+        args = {"model_id": model_id, "keys": keys, "values": values}
+        async with self.transaction() as conn:
+            if not await _rows(conn, "logged_models.lock", self._args(model_id)):
+                raise model_not_found(model_id)
+            await conn.execute(query("logged_models.add_params"), args)
+            clash = await _rows(conn, "logged_models.conflicting_params", args)
+            if clash:
+                key = clash[0]["key"]
+                raise ParamConflict(
+                    f"param {key!r} of logged model {model_id} is already "
+                    f"{clash[0]['value']!r}; params cannot change",
+                    key=key,
+                )
+
+    async def delete(self, model_id: str) -> None:
+        """Mark a model deleted (its files and registrations stay); NotFound if already gone."""
+        model_id = check_model_id(model_id)
+        async with self.transaction() as conn:
+            if not await _rows(conn, "logged_models.soft_delete", self._args(model_id)):
+                raise model_not_found(model_id)
 
     # -- inside a transaction -------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from modelyard.errors import AlreadyExists
 from modelyard.sql import query
 from modelyard.store import validation
 from modelyard.store._base import Conn
-from modelyard.store._registry_base import model_not_found, reword
+from modelyard.store._registry_base import latest_by_model, model_not_found, reword
 from modelyard.store.aliases import Aliases
 from modelyard.store.model_versions import ModelVersions
 from modelyard.store.pagination import (
@@ -28,14 +28,12 @@ from modelyard.store.pagination import (
     encode_cursor,
 )
 from modelyard.store.registry_records import (
-    ALL_STAGES,
     ModelVersion,
     RegisteredModel,
     check_description,
     check_tag,
     check_tags,
     model_from_row,
-    version_from_row,
 )
 
 __all__ = ["ModelVersion", "RegisteredModel", "Registry"]
@@ -186,14 +184,4 @@ class Registry(ModelVersions, Aliases):
     async def _latest_by_model(
         self, conn: Conn, model_ids: Sequence[Any]
     ) -> dict[Any, list[ModelVersion]]:
-        """The latest version per stage of each model, keyed by model_id (one query)."""
-        if not model_ids:
-            return {}
-        cur = await conn.execute(
-            query("registry.latest_versions"),
-            {"model_ids": list(model_ids), "stages": list(ALL_STAGES)},
-        )
-        found: dict[Any, list[ModelVersion]] = {}
-        for row in await cur.fetchall():
-            found.setdefault(row[14], []).append(version_from_row(row))
-        return found
+        return await latest_by_model(conn, model_ids)

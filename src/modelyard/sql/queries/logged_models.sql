@@ -102,3 +102,24 @@ ORDER BY i.run_id, i.created_at, i.model_id
 SELECT m.model_id FROM unnest(%(model_ids)s::text[]) AS m (model_id)
 WHERE NOT EXISTS (SELECT 1 FROM logged_model lm
                   WHERE lm.model_id = m.model_id AND lm.workspace_id = %(ws)s)
+
+-- name: add_params
+-- Params logged after creation (MLflow's LogLoggedModelParams); a key already there keeps its
+-- value, and conflicting_params below tells whether the caller tried to change it.
+INSERT INTO logged_model_param (model_id, key, value)
+SELECT %(model_id)s, p.key, p.value
+FROM unnest(%(keys)s::text[], %(values)s::text[]) AS p (key, value)
+ORDER BY p.key
+ON CONFLICT ON CONSTRAINT logged_model_param_pk DO NOTHING
+
+-- name: conflicting_params
+SELECT p.key, p.value
+FROM unnest(%(keys)s::text[], %(values)s::text[]) AS n (key, value)
+JOIN logged_model_param p ON p.model_id = %(model_id)s AND p.key = n.key
+WHERE p.value <> n.value
+LIMIT 1
+
+-- name: soft_delete
+UPDATE logged_model SET lifecycle_stage = 'deleted', updated_at = now()
+WHERE model_id = %(model_id)s AND workspace_id = %(ws)s AND lifecycle_stage = 'active'
+RETURNING model_id

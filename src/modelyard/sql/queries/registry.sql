@@ -209,3 +209,17 @@ FROM unnest(%(names)s::text[], %(versions)s::integer[]) WITH ORDINALITY AS k (na
 JOIN model_version_record r
   ON r.workspace_id = %(ws)s AND r.name = k.name AND r.version = k.version
 ORDER BY k.ord
+
+-- name: models_by_ids
+-- Hydrates a page of registered-model search results, keeping the order of the ids given.
+SELECT m.model_id, m.name,
+       floor(extract(epoch FROM m.created_at) * 1000)::bigint,
+       floor(extract(epoch FROM m.updated_at) * 1000)::bigint,
+       m.description,
+       coalesce((SELECT jsonb_object_agg(t.key, t.value)
+                 FROM registered_model_tag t WHERE t.model_id = m.model_id), '{}'::jsonb),
+       coalesce((SELECT jsonb_object_agg(a.alias, a.version)
+                 FROM model_alias a WHERE a.model_id = m.model_id), '{}'::jsonb)
+FROM unnest(%(model_ids)s::bigint[]) WITH ORDINALITY AS k (model_id, ord)
+JOIN registered_model m ON m.model_id = k.model_id AND m.workspace_id = %(ws)s
+ORDER BY k.ord

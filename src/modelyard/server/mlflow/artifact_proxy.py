@@ -1,0 +1,104 @@
+"""MLflow's artifact proxy, ``/api/2.0/mlflow-artifacts/artifacts/...``, over our artifact store.
+
+Experiments default to ``mlflow-artifacts:/<experiment id>``, so the mlflow client uploads and
+downloads through these routes: PUT streams the body into the store (bounded memory, dedup by
+content), GET streams a verified file back (``Range`` honoured), DELETE removes a file or a
+directory, and the listing answers MLflow's ``FileInfo`` list with names relative to the listed
+directory. Paths map to runs and logged models as ``_artifact_paths`` says; the multipart
+endpoints are in ``multipart``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+
+from modelyard.artifacts.store import ArtifactStore
+from modelyard.errors import MalformedRequest, NotFound, PayloadTooLarge
+from modelyard.server.api.artifacts import parse_range
+from modelyard.server.mlflow import _artifact_paths
+from modelyard.server.mlflow._protocol import endpoint, reply, store
+
+
+def artifact_store(request: Request) -> ArtifactStore:
+    found: ArtifactStore = request.app.state.artifacts
+    return found
+
+
+async def located(request: Request, raw: str) -> _artifact_paths.Located:
+    return await _artifact_paths.locate(store(request), _artifact_paths.parse(raw))
+
+
+async def upload(request: Request) -> Response:
+    target = await located(request, request.path_params["path"])
+    artifacts = artifact_store(request)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > artifacts.max_bytes:
+        raise PayloadTooLarge(
+            f"artifact larger than {artifacts.max_bytes} bytes", limit=artifacts.max_bytes
+        )
+    try:
+        await artifacts.put(target.run_id, target.path, request.stream())
+    except ClientDisconnect:
+        raise MalformedRequest("the client went away before the upload ended") from None
+    return reply()
+
+
+async def download(request: Request) -> Response:
+    target = await located(request, request.path_params["path"])
+    artifacts = artifact_store(request)
+    info = await artifacts.stat(target.run_id, target.path)
+    wanted = parse_range(request.headers.get("range"), info.size)
+    start, end = wanted if wanted is not None else (0, info.size)
+    found, chunks = await artifacts.open(target.run_id, target.path, start=start, end=end)
+    headers = {"content-length": str(end - start), "etag": f'"{found.sha256}"'}
+    if wanted is not None:
+        headers["content-range"] = f"bytes {start}-{end - 1}/{found.size}"
+    # Read the first chunk before answering, so a missing blob is still a proper JSON error.
+    first = await anext(chunks, None)
+    return StreamingResponse(
+        _prepend(first, chunks),
+        status_code=206 if wanted is not None else 200,
+        headers=headers,
+        media_type="application/octet-stream",
+    )
+
+
+async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is not None:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def delete(request: Request) -> Response:
+    target = await located(request, request.path_params["path"])
+    await artifact_store(request).delete(target.run_id, target.path)
+    return reply()
+
+
+async def list_artifacts(request: Request) -> Response:
+    """MLflow's listing: the children of ``path``; a file or a missing directory lists nothing."""
+    target = await located(request, request.query_params.get("path", ""))
+    try:
+        entries = await artifact_store(request).list_dir(target.run_id, target.path)
+    except NotFound:
+        entries = []  # the owner exists (located checked it); MLflow lists nothing here
+    files: list[dict[str, Any]] = []
+    for entry in entries:
+        info: dict[str, Any] = {"path": entry.name, "is_dir": entry.is_dir}
+        if entry.size is not None:
+            info["file_size"] = entry.size
+        files.append(info)
+    return reply({"files": files} if files else {})
+
+
+routes = [
+    endpoint("GET", "/artifacts", list_artifacts),
+    endpoint("PUT", "/artifacts/{path:path}", upload),
+    endpoint("GET", "/artifacts/{path:path}", download),
+    endpoint("DELETE", "/artifacts/{path:path}", delete),
+]

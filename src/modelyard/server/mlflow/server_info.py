@@ -1,0 +1,45 @@
+"""MLflow's capability endpoints: ``/api/3.0/mlflow/server-info`` and ``/version``.
+
+The mlflow client reads ``server-info`` to decide, among other things, whether to send big files
+(500 MB and more) as a multipart upload through the artifact proxy; we say what is really there:
+multipart uploads yes, presigned downloads and uploads no (the client then streams every
+download through the proxy), no trace archival (tracing is out of scope), no AI gateway.
+Workspaces the MLflow way are not served yet, so ``workspaces_enabled`` is false.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from modelyard.server.mlflow._protocol import endpoint, reply
+
+
+def capabilities() -> dict[str, object]:
+    return {
+        # What MLflow calls a database-backed store; the UI keys some features off it.
+        "store_type": "SqlStore",
+        "workspaces_enabled": False,
+        "trace_archival_enabled": False,
+        "multipart_uploads_enabled": True,
+        "multipart_downloads_enabled": False,
+        "presigned_upload_run_id_supported": False,
+        "presigned_upload_model_id_supported": False,
+        "features_enabled": {"gateway": False},
+    }
+
+
+async def server_info(request: Request) -> Response:
+    return reply(capabilities())
+
+
+async def version(request: Request) -> Response:
+    """The server's version as plain text, as MLflow answers ``/version``."""
+    return PlainTextResponse(metadata.version("modelyard"))
+
+
+v3_routes = [endpoint("GET", "/server-info", server_info)]
+root_routes = [Route("/version", version, methods=["GET"])]

@@ -3,6 +3,11 @@ stages, tags, search, rename and delete, and errors as MLflow's own exceptions."
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import httpx
 import pytest
 from mlflow import MlflowClient
@@ -140,9 +145,20 @@ def test_versions_aliases_stages(
         client.get_model_version("churn", "1")
     assert no_version.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
-    # The same versions through our own API.
+    # The same versions through our own API and CLI.
     ours = httpx.get(f"{modelyard_server}/api/v1/models/churn/versions").json()
     assert [(v["version"], v["run_id"]) for v in ours["items"]] == [(3, run_id), (2, run_id)]
+    shown = subprocess.run(
+        [sys.executable, "-m", "modelyard", "versions", "list", "churn", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, "MODELYARD_URL": modelyard_server},
+    )
+    listed = json.loads(shown.stdout)
+    rows = listed["items"] if isinstance(listed, dict) else listed
+    assert [(v["version"], v["current_stage"]) for v in rows] == [(3, "None"), (2, "Production")]
 
 
 def test_version_sources_must_be_served_here(

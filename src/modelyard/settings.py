@@ -3,9 +3,9 @@
 The CLI resolves every value from its flag, then its ``MODELYARD_*`` environment variable, then
 the default (click does this, and ``--help`` shows the variable), and passes one ``Settings``
 object down: the server and the store never read the environment. The only other readers are
-the Python client (``MODELYARD_URL``, ``MODELYARD_TOKEN``, ``MODELYARD_WORKSPACE``, for training code
-that has no CLI in front of it) and the
-CLI's error handler (``MODELYARD_DEBUG``, to show a traceback).
+the Python client (``MODELYARD_URL``, ``MODELYARD_TOKEN``, ``MODELYARD_WORKSPACE``, for training
+code that has no CLI in front of it) and the CLI's error handler (``MODELYARD_DEBUG``, to show a
+traceback).
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def download_file(
             digest, received = hashlib.sha256(), 0
             with partial.open("wb") as handle:
                 try:
-                    for block in response.iter_raw(BLOCK):
+                    for block in response.iter_raw():
                         digest.update(block)
                         handle.write(block)
                         received += len(block)

@@ -243,7 +243,7 @@ CREATE INDEX ingest_receipt_created_idx ON ingest_receipt (created_at);
 -- The store computes the same summaries while it encodes a batch (store/_metric_copy.py, a test
 -- holds the two equal), so an ingest does not aggregate every point here; this function
 -- summarises the chunks an append grows, batches staged by servers of the previous release, and
--- (migration 0007) the chunks written before summaries were made on write.
+-- (migration 0008) the chunks written before summaries were made on write.
 CREATE FUNCTION metric_block_summary_v1(
     p_steps      bigint[],
     p_timestamps bigint[],

@@ -1,4 +1,4 @@
--- 0007: block summaries of metric chunks are written with the chunks, not by the first chart.
+-- 0008: block summaries of metric chunks are written with the chunks, not by the first chart.
 --
 -- The store stages each batch with its block summaries (staging table version 2) and
 -- ingest_metric_staging_v2 writes them with the chunks; ingest_metric_staging_v1 (same signature)
@@ -12,7 +12,7 @@
 -- The store computes the same summaries while it encodes a batch (store/_metric_copy.py, a test
 -- holds the two equal), so an ingest does not aggregate every point here; this function
 -- summarises the chunks an append grows, batches staged by servers of the previous release, and
--- (migration 0007) the chunks written before summaries were made on write.
+-- (migration 0008) the chunks written before summaries were made on write.
 CREATE FUNCTION metric_block_summary_v1(
     p_steps      bigint[],
     p_timestamps bigint[],

@@ -84,7 +84,8 @@ def _check_bounded(nodes: list[dict[str, Any]]) -> None:
     assert any(n.get("Index Name") == PENDING_INDEX for n in nodes)
     # One head per webhook with pending deliveries, not the 9,000 pending rows of each, and
     # nothing read past them (no index scan that filters its way through the queue).
-    assert _pending_rows_read(nodes) <= BUSY_WEBHOOKS
+    # (PostgreSQL before 18 rounds the rows of each loop, so allow a row per descent.)
+    assert _pending_rows_read(nodes) <= 2 * (BUSY_WEBHOOKS + 1)
     assert all(n.get("Rows Removed by Filter", 0) == 0 for n in nodes if "Index Name" in n)
 
 

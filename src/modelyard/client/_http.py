@@ -7,6 +7,7 @@ classes the server raised (:func:`modelyard.errors.error_from_dict`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -16,6 +17,21 @@ from modelyard.errors import DatabaseUnavailable, InvalidInput, ModelyardError, 
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 _encoder = msgspec.json.Encoder()
+
+
+WORKSPACE_HEADER = "X-Modelyard-Workspace"
+
+
+def auth_headers(token: str | None, workspace: str | None) -> dict[str, str]:
+    """``Authorization`` from ``token`` or ``MODELYARD_TOKEN``; the workspace header if given."""
+    headers: dict[str, str] = {}
+    token = token or os.environ.get("MODELYARD_TOKEN")
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    workspace = workspace or os.environ.get("MODELYARD_WORKSPACE")
+    if workspace:
+        headers[WORKSPACE_HEADER] = workspace
+    return headers
 
 
 def resolve_url(url: str | None) -> str:
@@ -38,6 +54,8 @@ class HttpSession:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
+        workspace: str | None = None,
     ) -> None:
         self.url = resolve_url(url)
         try:
@@ -45,7 +63,7 @@ class HttpSession:
                 base_url=f"{self.url}/api/v1",
                 timeout=timeout,
                 transport=transport,
-                headers={"user-agent": "modelyard-client"},
+                headers={"user-agent": "modelyard-client", **auth_headers(token, workspace)},
             )
         except httpx.InvalidURL as exc:
             raise InvalidInput(f"invalid server URL {self.url!r}: {exc}", field="url") from exc
@@ -79,6 +97,16 @@ class HttpSession:
         if response.status_code == 204 or not response.content:
             return None
         return msgspec.json.decode(response.content)
+
+    def send_stream(
+        self, method: str, path: str, *, content: Iterable[bytes], headers: dict[str, str]
+    ) -> httpx.Response:
+        """Send a streamed request body (an artifact upload); the response, errors not raised
+        (see :func:`raise_for`), transport failures as :class:`ServerUnreachable`."""
+        try:
+            return self._http.request(method, path, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"cannot reach modelyard at {self.url}: {exc}") from exc
 
     def raw(self) -> httpx.Client:
         """The underlying client (base URL ``<server>/api/v1``), for streamed bodies."""

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from modelyard.artifacts.store import ArtifactStore
+from modelyard.auth.access import Access, access
 from modelyard.errors import MalformedRequest, NotFound, PayloadTooLarge
 from modelyard.server.api.artifacts import parse_range
 from modelyard.server.mlflow import _artifact_paths
@@ -32,6 +33,7 @@ async def located(request: Request, raw: str) -> _artifact_paths.Located:
     return await _artifact_paths.locate(store(request), _artifact_paths.parse(raw))
 
 
+@access(Access.WRITE)
 async def upload(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
     artifacts = artifact_store(request)
@@ -47,6 +49,7 @@ async def upload(request: Request) -> Response:
     return reply()
 
 
+@access(Access.READ)
 async def download(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
     artifacts = artifact_store(request)
@@ -74,12 +77,14 @@ async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIter
         yield chunk
 
 
+@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
     await artifact_store(request).delete(target.run_id, target.path)
     return reply()
 
 
+@access(Access.READ)
 async def list_artifacts(request: Request) -> Response:
     """MLflow's listing: the children of ``path``; a file or a missing directory lists nothing."""
     target = await located(request, request.query_params.get("path", ""))

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelyard.artifacts import paths
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.server.mlflow import _artifact_paths
 from modelyard.server.mlflow._entities import key_values
@@ -106,6 +107,7 @@ async def _active(request: Request) -> LoggedModel:
     return found
 
 
+@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateLoggedModel)
     created = await store(request).logged_models.create(
@@ -119,10 +121,12 @@ async def create(request: Request) -> Response:
     return reply({"model": logged_model(created)})
 
 
+@access(Access.READ)
 async def get(request: Request) -> Response:
     return reply({"model": logged_model(await _active(request))})
 
 
+@access(Access.WRITE)
 async def finalize(request: Request) -> Response:
     message = await parse(request, Finalize)
     status = _STATUS_IN.get(require(message.status, "status"))
@@ -135,11 +139,13 @@ async def finalize(request: Request) -> Response:
     return reply({"model": logged_model(done)})
 
 
+@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     await store(request).logged_models.delete(request.path_params["model_id"])
     return reply()
 
 
+@access(Access.READ)
 async def search(request: Request) -> Response:
     message = await parse(request, SearchLoggedModels)
     page = await store(request).logged_model_search.search(
@@ -155,6 +161,7 @@ async def search(request: Request) -> Response:
     return reply(answer)
 
 
+@access(Access.WRITE)
 async def set_tags(request: Request) -> Response:
     message = await parse(request, Tags)
     await _active(request)
@@ -164,6 +171,7 @@ async def set_tags(request: Request) -> Response:
     return reply({"model": logged_model(await models.get(model_id))})
 
 
+@access(Access.WRITE)
 async def delete_tag(request: Request) -> Response:
     await _active(request)
     await store(request).logged_models.delete_tag(
@@ -172,6 +180,7 @@ async def delete_tag(request: Request) -> Response:
     return reply()
 
 
+@access(Access.WRITE)
 async def log_params(request: Request) -> Response:
     message = await parse(request, Params)
     await _active(request)
@@ -181,6 +190,7 @@ async def log_params(request: Request) -> Response:
     return reply()
 
 
+@access(Access.READ)
 async def list_artifacts(request: Request) -> Response:
     """The children of a directory of the model's files, paths relative to the model's root."""
     message = await parse(request, ListArtifacts)

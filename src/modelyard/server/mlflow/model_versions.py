@@ -11,6 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput
 from modelyard.server.mlflow import _sources
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
@@ -65,6 +66,7 @@ class DeleteTag(VersionRef):
     key: str | None = None
 
 
+@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateModelVersion)
     name = require(message.name, "name")
@@ -89,6 +91,7 @@ async def create(request: Request) -> Response:
     return reply({"model_version": model_version(created)})
 
 
+@access(Access.READ)
 async def get(request: Request) -> Response:
     message = await parse(request, VersionRef)
     found = await store(request).registry.get_version(
@@ -97,6 +100,7 @@ async def get(request: Request) -> Response:
     return reply({"model_version": model_version(found)})
 
 
+@access(Access.WRITE)
 async def update(request: Request) -> Response:
     message = await parse(request, UpdateModelVersion)
     updated = await store(request).registry.update_version(
@@ -107,6 +111,7 @@ async def update(request: Request) -> Response:
     return reply({"model_version": model_version(updated)})
 
 
+@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     message = await parse(request, VersionRef)
     await store(request).registry.delete_version(
@@ -115,6 +120,7 @@ async def delete(request: Request) -> Response:
     return reply()
 
 
+@access(Access.READ)
 async def search(request: Request) -> Response:
     message = await parse(request, SearchModelVersions)
     page = await store(request).model_version_search.search_versions(
@@ -129,6 +135,7 @@ async def search(request: Request) -> Response:
     return reply(answer)
 
 
+@access(Access.WRITE)
 async def transition_stage(request: Request) -> Response:
     message = await parse(request, TransitionStage)
     moved = await store(request).registry.transition_stage(
@@ -140,6 +147,7 @@ async def transition_stage(request: Request) -> Response:
     return reply({"model_version": model_version(moved)})
 
 
+@access(Access.READ)
 async def download_uri(request: Request) -> Response:
     message = await parse(request, VersionRef)
     opened = store(request)
@@ -149,6 +157,7 @@ async def download_uri(request: Request) -> Response:
     return reply({"artifact_uri": await _sources.download_uri(opened, found.source)})
 
 
+@access(Access.WRITE)
 async def set_tag(request: Request) -> Response:
     message = await parse(request, SetTag)
     await store(request).registry.set_version_tag(
@@ -160,6 +169,7 @@ async def set_tag(request: Request) -> Response:
     return reply()
 
 
+@access(Access.WRITE)
 async def delete_tag(request: Request) -> Response:
     message = await parse(request, DeleteTag)
     await store(request).registry.delete_version_tag(

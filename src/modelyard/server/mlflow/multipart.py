@@ -30,6 +30,7 @@ import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput, MalformedRequest, NotFound, PayloadTooLarge
 from modelyard.server.mlflow import _artifact_paths
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require
@@ -91,6 +92,7 @@ def _sweep(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateUpload)
     raw = _target(request.path_params["path"], message.path)
@@ -127,6 +129,7 @@ def _prefix(request: Request) -> str:
     return root_path
 
 
+@access(Access.WRITE)
 async def upload_part(request: Request) -> Response:
     folder = _spool(request, request.path_params["upload_id"])
     number = request.path_params["part_number"]
@@ -158,6 +161,7 @@ async def upload_part(request: Request) -> Response:
     return Response(status_code=200, headers={"etag": f'"{etag}"'})
 
 
+@access(Access.WRITE)
 async def complete(request: Request) -> Response:
     message = await parse(request, CompleteUpload)
     raw = _target(request.path_params["path"], message.path)
@@ -193,6 +197,7 @@ async def _concatenated(parts: list[Path]) -> AsyncIterator[bytes]:
             handle.close()
 
 
+@access(Access.WRITE)
 async def abort(request: Request) -> Response:
     message = await parse(request, AbortUpload)
     folder = _spool(request, require(message.upload_id, "upload_id"))

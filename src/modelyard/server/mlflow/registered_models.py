@@ -11,6 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
 from modelyard.server.mlflow._registry_entities import model_version, registered_model
 
@@ -74,6 +75,7 @@ class AliasRef(msgspec.Struct):
     alias: str | None = None
 
 
+@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateRegisteredModel)
     created = await store(request).registry.create_model(
@@ -84,12 +86,14 @@ async def create(request: Request) -> Response:
     return reply({"registered_model": registered_model(created)})
 
 
+@access(Access.READ)
 async def get(request: Request) -> Response:
     message = await parse(request, ModelName)
     found = await store(request).registry.get_model(require(message.name, "name"))
     return reply({"registered_model": registered_model(found)})
 
 
+@access(Access.WRITE)
 async def rename(request: Request) -> Response:
     message = await parse(request, RenameRegisteredModel)
     renamed = await store(request).registry.rename_model(
@@ -98,6 +102,7 @@ async def rename(request: Request) -> Response:
     return reply({"registered_model": registered_model(renamed)})
 
 
+@access(Access.WRITE)
 async def update(request: Request) -> Response:
     message = await parse(request, UpdateRegisteredModel)
     updated = await store(request).registry.update_model(
@@ -106,12 +111,14 @@ async def update(request: Request) -> Response:
     return reply({"registered_model": registered_model(updated)})
 
 
+@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     message = await parse(request, ModelName)
     await store(request).registry.delete_model(require(message.name, "name"))
     return reply()
 
 
+@access(Access.READ)
 async def search(request: Request) -> Response:
     message = await parse(request, SearchRegisteredModels)
     page = await store(request).registered_model_search.search(
@@ -126,6 +133,7 @@ async def search(request: Request) -> Response:
     return reply(answer)
 
 
+@access(Access.READ)
 async def latest_versions(request: Request) -> Response:
     message = await parse(request, GetLatestVersions)
     found = await store(request).registry.latest_versions(
@@ -134,6 +142,7 @@ async def latest_versions(request: Request) -> Response:
     return reply({"model_versions": [model_version(v) for v in found]})
 
 
+@access(Access.WRITE)
 async def set_tag(request: Request) -> Response:
     message = await parse(request, SetTag)
     await store(request).registry.set_model_tag(
@@ -142,6 +151,7 @@ async def set_tag(request: Request) -> Response:
     return reply()
 
 
+@access(Access.WRITE)
 async def delete_tag(request: Request) -> Response:
     message = await parse(request, DeleteTag)
     await store(request).registry.delete_model_tag(
@@ -150,6 +160,7 @@ async def delete_tag(request: Request) -> Response:
     return reply()
 
 
+@access(Access.WRITE)
 async def set_alias(request: Request) -> Response:
     message = await parse(request, SetAlias)
     await store(request).registry.set_alias(
@@ -160,6 +171,7 @@ async def set_alias(request: Request) -> Response:
     return reply()
 
 
+@access(Access.WRITE)
 async def delete_alias(request: Request) -> Response:
     message = await parse(request, AliasRef)
     await store(request).registry.delete_alias(
@@ -168,6 +180,7 @@ async def delete_alias(request: Request) -> Response:
     return reply()
 
 
+@access(Access.READ)
 async def get_by_alias(request: Request) -> Response:
     message = await parse(request, AliasRef)
     found = await store(request).registry.get_version_by_alias(

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.server.mlflow._protocol import endpoint, reply
 
 
@@ -32,10 +33,12 @@ def capabilities() -> dict[str, object]:
     }
 
 
+@access(Access.READ)
 async def server_info(request: Request) -> Response:
     return reply(capabilities())
 
 
+@access(Access.READ)
 async def version(request: Request) -> Response:
     """The server's version as plain text, as MLflow answers ``/version``."""
     return PlainTextResponse(metadata.version("modelyard"))

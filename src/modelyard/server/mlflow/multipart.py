@@ -67,6 +67,8 @@ class AbortUpload(msgspec.Struct):
 def _target(directory: str, local_file: str | None) -> str:
     """The file's proxy path: the URL names the directory, the body the client's local file."""
     name = re.split(r"[/\\]", require(local_file, "path"))[-1]
+    if not name:
+        raise InvalidInput("path must name the file being uploaded", field="path")
     return f"{directory.rstrip('/')}/{name}"
 
 

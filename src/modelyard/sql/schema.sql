@@ -43,6 +43,10 @@ CREATE TABLE experiment (
     CONSTRAINT experiment_deleted_at_ck CHECK ((lifecycle_stage = 'deleted') = (deleted_at IS NOT NULL))
 );
 
+-- MLflow's default experiment (migration 0007): id 0, below every generated id, so a client that
+-- never sets an experiment logs to it as it does against MLflow.
+INSERT INTO experiment (experiment_id, workspace_id, name) VALUES (0, 1, 'Default');
+
 CREATE TABLE experiment_tag (
     experiment_id bigint NOT NULL,
     key           text   NOT NULL,

@@ -204,14 +204,21 @@ modelyard restore /backups/modelyard-2026-01-31.backup
 ```
 """,
     "gc": """\
-Makes old deletions final: runs and experiments deleted more than `--older-than` days ago are
-removed for good with their params, tags and metrics, and metric idempotency receipts older than
-`--receipts-older-than` days are dropped. Runs in small transactions, so it can run beside live
-traffic (e.g. nightly from cron). See [operations](operations.md#garbage-collection).
+Makes old deletions final: runs, experiments and logged models deleted more than
+`--older-than` days ago are removed for good with their params, tags, metrics and artifacts, and
+metric idempotency receipts older than `--receipts-older-than` days are dropped. Then the bytes
+of artifact blobs nothing references any more and partial uploads untouched for
+`--uploads-older-than` hours are removed from the `--artifact-store` (and the `postgresql`
+store), without racing uploads of the same content. `--dry-run` lists what would go, with sizes,
+and changes nothing; `--json` prints the report as JSON. Runs in small transactions, so it can
+run beside live traffic (e.g. nightly from cron). See
+[operations](operations.md#garbage-collection) and
+[design](design.md#garbage-collection-of-artifacts).
 
 ```sh
 modelyard gc --dry-run
-modelyard gc --older-than 30
+modelyard gc --older-than 30 --artifact-store file:///srv/modelyard/artifacts
+modelyard gc --dry-run --json | jq '.stores[].blobs.bytes'
 ```
 """,
 }

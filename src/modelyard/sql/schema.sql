@@ -43,7 +43,7 @@ CREATE TABLE experiment (
     CONSTRAINT experiment_deleted_at_ck CHECK ((lifecycle_stage = 'deleted') = (deleted_at IS NOT NULL))
 );
 
--- MLflow's default experiment (migration 0007): id 0, below every generated id, so a client that
+-- MLflow's default experiment (migration 0008): id 0, below every generated id, so a client that
 -- never sets an experiment logs to it as it does against MLflow.
 INSERT INTO experiment (experiment_id, workspace_id, name) VALUES (0, 1, 'Default');
 
@@ -893,6 +893,9 @@ CREATE TABLE artifact_blob (
     -- Where the bytes are inside the store: a file path or object key; NULL in postgresql.
     locator    text,
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- Set by gc's mark phase on a blob nothing references; an upload never reuses such a blob
+    -- (it replaces it), and gc's sweep removes its bytes and row (docs/design.md says why).
+    condemned_at timestamptz,
     CONSTRAINT artifact_blob_pk PRIMARY KEY (blob_id),
     CONSTRAINT artifact_blob_sha256_ck CHECK (sha256 IS NULL OR octet_length(sha256) = 32),
     CONSTRAINT artifact_blob_size_ck CHECK (size >= 0)
@@ -900,6 +903,10 @@ CREATE TABLE artifact_blob (
 
 -- One blob per content and store: the dedup lookup, and the rule that makes dedup exact.
 CREATE UNIQUE INDEX artifact_blob_content_uq ON artifact_blob (store_url, sha256);
+
+-- gc's sweep reads the condemned blobs of a store; few at any time, so a small partial index.
+CREATE INDEX artifact_blob_condemned_idx ON artifact_blob (store_url, blob_id)
+    WHERE condemned_at IS NOT NULL;
 
 -- The bytes of a postgresql-store blob, in chunks of 1 MiB (the last one shorter).
 CREATE TABLE artifact_chunk (

@@ -272,7 +272,7 @@ async def test_list_pages_without_duplicates_or_gaps(store: Store) -> None:
     for limit in (1, 5, 23, 100):
         listed = await _list_all(store, limit)
         assert [e.experiment_id for e in listed] == [e.experiment_id for e in created]
-    exact = await store.experiments.list(limit=23)
+    exact = await store.experiments.list(limit=24)  # the 23 and experiment 0
     assert exact.next_page_token is None
 
 

@@ -14,10 +14,12 @@ import click
 from modelyard import logs
 from modelyard.cli._common import run_command
 from modelyard.cli._globals import add_global_options, settings_from
+from modelyard.cli.artifacts import artifacts
 from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.datasets import datasets
 from modelyard.cli.gc import gc_command
+from modelyard.cli.identities import members, tokens, users, workspaces
 from modelyard.cli.lineage import lineage_command
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
@@ -44,6 +46,7 @@ for command in (
     server,
     experiments,
     runs,
+    artifacts,
     models,
     versions,
     datasets,
@@ -53,6 +56,10 @@ for command in (
     gc_command,
     webhooks,
     worker,
+    workspaces,
+    users,
+    members,
+    tokens,
 ):
     cli.add_command(command)
 

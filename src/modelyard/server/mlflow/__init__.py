@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from modelyard.auth.access import Access, protect
 from modelyard.server.mlflow import experiments
 from modelyard.server.mlflow._errors import EXCEPTION_HANDLERS, endpoint_not_found
 
@@ -50,9 +51,10 @@ def _mount(prefix: str, routes: Sequence[BaseRoute]) -> Mount:
 
 def _out_of_scope(prefix: str) -> list[BaseRoute]:
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    # Public: the answer is the same 404 for everyone, and says nothing about any data.
     return [
-        Route(prefix, _not_found, methods=methods),
-        Route(prefix + "/{rest:path}", _not_found, methods=methods),
+        protect(Route(prefix, _not_found, methods=methods), Access.PUBLIC),
+        protect(Route(prefix + "/{rest:path}", _not_found, methods=methods), Access.PUBLIC),
     ]
 
 

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, protect
 from modelyard.errors import InvalidInput, MalformedRequest
 from modelyard.server.responses import JSON, read_body
 from modelyard.store import Store
@@ -31,9 +32,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 _LIST_TYPES = (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.TupleType)
 
 
-def endpoint(method: str, path: str, handler: Handler) -> Route:
-    """One MLflow endpoint: ``path`` is relative to the API prefix (``/api/2.0/mlflow``)."""
-    return Route(path, handler, methods=[method], name=f"mlflow {method} {path}")
+def endpoint(method: str, path: str, handler: Handler, level: Access) -> Route:
+    """One MLflow endpoint: ``path`` is relative to the API prefix (``/api/2.0/mlflow``), and
+    ``level`` is the permission it needs (the guard refuses everyone else)."""
+    route = Route(path, handler, methods=[method], name=f"mlflow {method} {path}")
+    return protect(route, level)
 
 
 def store(request: Request) -> Store:

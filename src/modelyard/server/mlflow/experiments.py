@@ -6,9 +6,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput
 from modelyard.server.mlflow import _entities
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
+
+READ, WRITE = Access.READ, Access.WRITE
 
 DEFAULT_MAX_RESULTS = 1000
 # MLflow's ViewType, by name (protobuf JSON) or by number.
@@ -160,14 +163,14 @@ async def delete_experiment_tag(request: Request) -> Response:
 
 
 routes = [
-    endpoint("POST", "/experiments/create", create_experiment),
-    endpoint("GET", "/experiments/get", get_experiment),
-    endpoint("GET", "/experiments/get-by-name", get_experiment_by_name),
-    endpoint("POST", "/experiments/search", search_experiments),
-    endpoint("GET", "/experiments/search", search_experiments),
-    endpoint("POST", "/experiments/update", update_experiment),
-    endpoint("POST", "/experiments/delete", delete_experiment),
-    endpoint("POST", "/experiments/restore", restore_experiment),
-    endpoint("POST", "/experiments/set-experiment-tag", set_experiment_tag),
-    endpoint("POST", "/experiments/delete-experiment-tag", delete_experiment_tag),
+    endpoint("POST", "/experiments/create", create_experiment, WRITE),
+    endpoint("GET", "/experiments/get", get_experiment, READ),
+    endpoint("GET", "/experiments/get-by-name", get_experiment_by_name, READ),
+    endpoint("POST", "/experiments/search", search_experiments, READ),
+    endpoint("GET", "/experiments/search", search_experiments, READ),
+    endpoint("POST", "/experiments/update", update_experiment, WRITE),
+    endpoint("POST", "/experiments/delete", delete_experiment, WRITE),
+    endpoint("POST", "/experiments/restore", restore_experiment, WRITE),
+    endpoint("POST", "/experiments/set-experiment-tag", set_experiment_tag, WRITE),
+    endpoint("POST", "/experiments/delete-experiment-tag", delete_experiment_tag, WRITE),
 ]

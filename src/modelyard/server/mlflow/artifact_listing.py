@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelyard.artifacts.store import ArtifactStore
+from modelyard.auth.access import Access
 from modelyard.errors import NotFound
 from modelyard.server.mlflow import _entities
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
@@ -47,4 +48,4 @@ async def list_artifacts(request: Request) -> Response:
     return reply({"root_uri": root, "files": files})
 
 
-routes = [endpoint("GET", "/artifacts/list", list_artifacts)]
+routes = [endpoint("GET", "/artifacts/list", list_artifacts, Access.READ)]

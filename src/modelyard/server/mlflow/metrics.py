@@ -13,6 +13,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput
 from modelyard.search import page_token as tokens
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store, wire_float
@@ -132,6 +133,6 @@ async def get_history_bulk_interval(request: Request) -> Response:
 
 
 routes = [
-    endpoint("GET", "/metrics/get-history", get_metric_history),
-    endpoint("GET", "/metrics/get-history-bulk-interval", get_history_bulk_interval),
+    endpoint("GET", "/metrics/get-history", get_metric_history, Access.READ),
+    endpoint("GET", "/metrics/get-history-bulk-interval", get_history_bulk_interval, Access.READ),
 ]

@@ -16,6 +16,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
 from modelyard.store import Store
 from modelyard.store.dataset_records import CONTEXT_TAG, DatasetInput, InputSpec
@@ -154,6 +155,6 @@ async def inputs_and_outputs(
 
 
 routes = [
-    endpoint("POST", "/runs/log-inputs", log_inputs),
-    endpoint("POST", "/runs/outputs", log_outputs),
+    endpoint("POST", "/runs/log-inputs", log_inputs, Access.WRITE),
+    endpoint("POST", "/runs/outputs", log_outputs, Access.WRITE),
 ]

@@ -13,6 +13,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access
 from modelyard.server.mlflow import _entities
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, store
 from modelyard.server.mlflow.experiments import lifecycle_of
@@ -47,6 +48,6 @@ async def search_runs(request: Request) -> Response:
 
 
 routes = [
-    endpoint("POST", "/runs/search", search_runs),
-    endpoint("GET", "/runs/search", search_runs),
+    endpoint("POST", "/runs/search", search_runs, Access.READ),
+    endpoint("GET", "/runs/search", search_runs, Access.READ),
 ]

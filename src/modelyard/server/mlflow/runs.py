@@ -13,6 +13,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput
 from modelyard.server.mlflow import _entities
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
@@ -243,14 +244,14 @@ def _now_ms() -> int:
 
 
 routes = [
-    endpoint("POST", "/runs/create", create_run),
-    endpoint("GET", "/runs/get", get_run),
-    endpoint("POST", "/runs/update", update_run),
-    endpoint("POST", "/runs/delete", delete_run),
-    endpoint("POST", "/runs/restore", restore_run),
-    endpoint("POST", "/runs/log-parameter", log_param),
-    endpoint("POST", "/runs/set-tag", set_tag),
-    endpoint("POST", "/runs/delete-tag", delete_tag),
-    endpoint("POST", "/runs/log-metric", log_metric),
-    endpoint("POST", "/runs/log-batch", log_batch),
+    endpoint("POST", "/runs/create", create_run, Access.WRITE),
+    endpoint("GET", "/runs/get", get_run, Access.READ),
+    endpoint("POST", "/runs/update", update_run, Access.WRITE),
+    endpoint("POST", "/runs/delete", delete_run, Access.WRITE),
+    endpoint("POST", "/runs/restore", restore_run, Access.WRITE),
+    endpoint("POST", "/runs/log-parameter", log_param, Access.WRITE),
+    endpoint("POST", "/runs/set-tag", set_tag, Access.WRITE),
+    endpoint("POST", "/runs/delete-tag", delete_tag, Access.WRITE),
+    endpoint("POST", "/runs/log-metric", log_metric, Access.WRITE),
+    endpoint("POST", "/runs/log-batch", log_batch, Access.WRITE),
 ]

@@ -1,4 +1,4 @@
-"""What each searchable thing (runs, models, model versions) lets a filter name; type checks.
+"""What each searchable thing (runs, experiments, models, versions) lets a filter name.
 
 A :class:`Target` lists the entities it has (runs: attributes, metrics, params, tags; model
 versions: attributes and tags), its attributes with their kind and aliases (MLflow spells some
@@ -133,6 +133,19 @@ LOGGED_MODELS = Target(
     },
     aliases={"creation_time": "creation_timestamp", "last_updated_time": "last_updated_timestamp"},
     orderable=frozenset({"name", "model_id", "creation_timestamp", "last_updated_timestamp"}),
+)
+
+EXPERIMENTS = Target(
+    name="experiments",
+    entities=frozenset({Entity.ATTRIBUTE, Entity.TAG}),
+    attributes={
+        "name": Kind.STRING,
+        "experiment_id": Kind.NUMBER,
+        "creation_time": Kind.TIME,
+        "last_update_time": Kind.TIME,
+    },
+    aliases={},
+    orderable=frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
 )
 
 _ENTITY_WORDS = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}

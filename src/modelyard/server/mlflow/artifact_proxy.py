@@ -17,11 +17,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from modelyard.artifacts.store import ArtifactStore
-from modelyard.auth.access import Access, access
+from modelyard.auth.access import Access
 from modelyard.errors import MalformedRequest, NotFound, PayloadTooLarge
 from modelyard.server.api.artifacts import parse_range
 from modelyard.server.mlflow import _artifact_paths
 from modelyard.server.mlflow._protocol import endpoint, reply, store
+
+READ, WRITE = Access.READ, Access.WRITE
 
 
 def artifact_store(request: Request) -> ArtifactStore:
@@ -33,7 +35,6 @@ async def located(request: Request, raw: str) -> _artifact_paths.Located:
     return await _artifact_paths.locate(store(request), _artifact_paths.parse(raw))
 
 
-@access(Access.WRITE)
 async def upload(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
     artifacts = artifact_store(request)
@@ -49,7 +50,6 @@ async def upload(request: Request) -> Response:
     return reply()
 
 
-@access(Access.READ)
 async def download(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
     artifacts = artifact_store(request)
@@ -77,14 +77,12 @@ async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIter
         yield chunk
 
 
-@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
     await artifact_store(request).delete(target.run_id, target.path)
     return reply()
 
 
-@access(Access.READ)
 async def list_artifacts(request: Request) -> Response:
     """MLflow's listing: the children of ``path``; a file or a missing directory lists nothing."""
     target = await located(request, request.query_params.get("path", ""))
@@ -102,8 +100,8 @@ async def list_artifacts(request: Request) -> Response:
 
 
 routes = [
-    endpoint("GET", "/artifacts", list_artifacts),
-    endpoint("PUT", "/artifacts/{path:path}", upload),
-    endpoint("GET", "/artifacts/{path:path}", download),
-    endpoint("DELETE", "/artifacts/{path:path}", delete),
+    endpoint("GET", "/artifacts", list_artifacts, READ),
+    endpoint("PUT", "/artifacts/{path:path}", upload, WRITE),
+    endpoint("GET", "/artifacts/{path:path}", download, READ),
+    endpoint("DELETE", "/artifacts/{path:path}", delete, WRITE),
 ]

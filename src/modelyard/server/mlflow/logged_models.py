@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelyard.artifacts import paths
-from modelyard.auth.access import Access, access
+from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.server.mlflow import _artifact_paths
 from modelyard.server.mlflow._entities import key_values
@@ -32,6 +32,8 @@ _STATUS_OUT = {
     "FAILED": "LOGGED_MODEL_UPLOAD_FAILED",
 }
 _STATUS_IN = {wire: ours for ours, wire in _STATUS_OUT.items()}
+
+READ, WRITE = Access.READ, Access.WRITE
 
 
 class KeyValue(msgspec.Struct):
@@ -107,7 +109,6 @@ async def _active(request: Request) -> LoggedModel:
     return found
 
 
-@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateLoggedModel)
     created = await store(request).logged_models.create(
@@ -121,12 +122,10 @@ async def create(request: Request) -> Response:
     return reply({"model": logged_model(created)})
 
 
-@access(Access.READ)
 async def get(request: Request) -> Response:
     return reply({"model": logged_model(await _active(request))})
 
 
-@access(Access.WRITE)
 async def finalize(request: Request) -> Response:
     message = await parse(request, Finalize)
     status = _STATUS_IN.get(require(message.status, "status"))
@@ -139,13 +138,11 @@ async def finalize(request: Request) -> Response:
     return reply({"model": logged_model(done)})
 
 
-@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     await store(request).logged_models.delete(request.path_params["model_id"])
     return reply()
 
 
-@access(Access.READ)
 async def search(request: Request) -> Response:
     message = await parse(request, SearchLoggedModels)
     page = await store(request).logged_model_search.search(
@@ -161,7 +158,6 @@ async def search(request: Request) -> Response:
     return reply(answer)
 
 
-@access(Access.WRITE)
 async def set_tags(request: Request) -> Response:
     message = await parse(request, Tags)
     await _active(request)
@@ -171,7 +167,6 @@ async def set_tags(request: Request) -> Response:
     return reply({"model": logged_model(await models.get(model_id))})
 
 
-@access(Access.WRITE)
 async def delete_tag(request: Request) -> Response:
     await _active(request)
     await store(request).logged_models.delete_tag(
@@ -180,7 +175,6 @@ async def delete_tag(request: Request) -> Response:
     return reply()
 
 
-@access(Access.WRITE)
 async def log_params(request: Request) -> Response:
     message = await parse(request, Params)
     await _active(request)
@@ -190,7 +184,6 @@ async def log_params(request: Request) -> Response:
     return reply()
 
 
-@access(Access.READ)
 async def list_artifacts(request: Request) -> Response:
     """The children of a directory of the model's files, paths relative to the model's root."""
     message = await parse(request, ListArtifacts)
@@ -218,13 +211,13 @@ async def list_artifacts(request: Request) -> Response:
 _ONE = "/logged-models/{model_id}"
 
 routes = [
-    endpoint("POST", "/logged-models", create),
-    endpoint("POST", "/logged-models/search", search),
-    endpoint("GET", _ONE, get),
-    endpoint("PATCH", _ONE, finalize),
-    endpoint("DELETE", _ONE, delete),
-    endpoint("PATCH", f"{_ONE}/tags", set_tags),
-    endpoint("DELETE", f"{_ONE}/tags/{{tag_key:path}}", delete_tag),
-    endpoint("POST", f"{_ONE}/params", log_params),
-    endpoint("GET", f"{_ONE}/artifacts/directories", list_artifacts),
+    endpoint("POST", "/logged-models", create, WRITE),
+    endpoint("POST", "/logged-models/search", search, READ),
+    endpoint("GET", _ONE, get, READ),
+    endpoint("PATCH", _ONE, finalize, WRITE),
+    endpoint("DELETE", _ONE, delete, WRITE),
+    endpoint("PATCH", f"{_ONE}/tags", set_tags, WRITE),
+    endpoint("DELETE", f"{_ONE}/tags/{{tag_key:path}}", delete_tag, WRITE),
+    endpoint("POST", f"{_ONE}/params", log_params, WRITE),
+    endpoint("GET", f"{_ONE}/artifacts/directories", list_artifacts, READ),
 ]

@@ -11,7 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelyard.auth.access import Access, access
+from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput
 from modelyard.server.mlflow import _sources
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
@@ -19,6 +19,8 @@ from modelyard.server.mlflow._registry_entities import model_version
 
 # MLflow's SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT; our store caps a page at the same number.
 SEARCH_DEFAULT = 10_000
+
+READ, WRITE = Access.READ, Access.WRITE
 
 
 class Tag(msgspec.Struct):
@@ -66,7 +68,6 @@ class DeleteTag(VersionRef):
     key: str | None = None
 
 
-@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateModelVersion)
     name = require(message.name, "name")
@@ -91,7 +92,6 @@ async def create(request: Request) -> Response:
     return reply({"model_version": model_version(created)})
 
 
-@access(Access.READ)
 async def get(request: Request) -> Response:
     message = await parse(request, VersionRef)
     found = await store(request).registry.get_version(
@@ -100,7 +100,6 @@ async def get(request: Request) -> Response:
     return reply({"model_version": model_version(found)})
 
 
-@access(Access.WRITE)
 async def update(request: Request) -> Response:
     message = await parse(request, UpdateModelVersion)
     updated = await store(request).registry.update_version(
@@ -111,7 +110,6 @@ async def update(request: Request) -> Response:
     return reply({"model_version": model_version(updated)})
 
 
-@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     message = await parse(request, VersionRef)
     await store(request).registry.delete_version(
@@ -120,7 +118,6 @@ async def delete(request: Request) -> Response:
     return reply()
 
 
-@access(Access.READ)
 async def search(request: Request) -> Response:
     message = await parse(request, SearchModelVersions)
     page = await store(request).model_version_search.search_versions(
@@ -135,7 +132,6 @@ async def search(request: Request) -> Response:
     return reply(answer)
 
 
-@access(Access.WRITE)
 async def transition_stage(request: Request) -> Response:
     message = await parse(request, TransitionStage)
     moved = await store(request).registry.transition_stage(
@@ -147,7 +143,6 @@ async def transition_stage(request: Request) -> Response:
     return reply({"model_version": model_version(moved)})
 
 
-@access(Access.READ)
 async def download_uri(request: Request) -> Response:
     message = await parse(request, VersionRef)
     opened = store(request)
@@ -157,7 +152,6 @@ async def download_uri(request: Request) -> Response:
     return reply({"artifact_uri": await _sources.download_uri(opened, found.source)})
 
 
-@access(Access.WRITE)
 async def set_tag(request: Request) -> Response:
     message = await parse(request, SetTag)
     await store(request).registry.set_version_tag(
@@ -169,7 +163,6 @@ async def set_tag(request: Request) -> Response:
     return reply()
 
 
-@access(Access.WRITE)
 async def delete_tag(request: Request) -> Response:
     message = await parse(request, DeleteTag)
     await store(request).registry.delete_version_tag(
@@ -183,13 +176,13 @@ async def delete_tag(request: Request) -> Response:
 _PREFIX = "/model-versions"
 
 routes = [
-    endpoint("POST", f"{_PREFIX}/create", create),
-    endpoint("GET", f"{_PREFIX}/get", get),
-    endpoint("PATCH", f"{_PREFIX}/update", update),
-    endpoint("DELETE", f"{_PREFIX}/delete", delete),
-    endpoint("GET", f"{_PREFIX}/search", search),
-    endpoint("POST", f"{_PREFIX}/transition-stage", transition_stage),
-    endpoint("GET", f"{_PREFIX}/get-download-uri", download_uri),
-    endpoint("POST", f"{_PREFIX}/set-tag", set_tag),
-    endpoint("DELETE", f"{_PREFIX}/delete-tag", delete_tag),
+    endpoint("POST", f"{_PREFIX}/create", create, WRITE),
+    endpoint("GET", f"{_PREFIX}/get", get, READ),
+    endpoint("PATCH", f"{_PREFIX}/update", update, WRITE),
+    endpoint("DELETE", f"{_PREFIX}/delete", delete, WRITE),
+    endpoint("GET", f"{_PREFIX}/search", search, READ),
+    endpoint("POST", f"{_PREFIX}/transition-stage", transition_stage, WRITE),
+    endpoint("GET", f"{_PREFIX}/get-download-uri", download_uri, READ),
+    endpoint("POST", f"{_PREFIX}/set-tag", set_tag, WRITE),
+    endpoint("DELETE", f"{_PREFIX}/delete-tag", delete_tag, WRITE),
 ]

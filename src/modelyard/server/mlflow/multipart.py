@@ -30,7 +30,7 @@ import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from modelyard.auth.access import Access, access
+from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput, MalformedRequest, NotFound, PayloadTooLarge
 from modelyard.server.mlflow import _artifact_paths
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require
@@ -40,6 +40,8 @@ MAX_PARTS = 10_000  # S3's limit, which the client's part arithmetic assumes
 STALE_SECONDS = 24 * 3600
 CHUNK = 1024 * 1024
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+WRITE = Access.WRITE
 
 
 class CreateUpload(msgspec.Struct):
@@ -94,7 +96,6 @@ def _sweep(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateUpload)
     raw = _target(request.path_params["path"], message.path)
@@ -131,7 +132,6 @@ def _prefix(request: Request) -> str:
     return root_path
 
 
-@access(Access.WRITE)
 async def upload_part(request: Request) -> Response:
     folder = _spool(request, request.path_params["upload_id"])
     number = request.path_params["part_number"]
@@ -163,7 +163,6 @@ async def upload_part(request: Request) -> Response:
     return Response(status_code=200, headers={"etag": f'"{etag}"'})
 
 
-@access(Access.WRITE)
 async def complete(request: Request) -> Response:
     message = await parse(request, CompleteUpload)
     raw = _target(request.path_params["path"], message.path)
@@ -199,7 +198,6 @@ async def _concatenated(parts: list[Path]) -> AsyncIterator[bytes]:
             handle.close()
 
 
-@access(Access.WRITE)
 async def abort(request: Request) -> Response:
     message = await parse(request, AbortUpload)
     folder = _spool(request, require(message.upload_id, "upload_id"))
@@ -208,8 +206,8 @@ async def abort(request: Request) -> Response:
 
 
 routes = [
-    endpoint("POST", "/mpu/create/{path:path}", create),
-    endpoint("POST", "/mpu/complete/{path:path}", complete),
-    endpoint("POST", "/mpu/abort/{path:path}", abort),
-    endpoint("PUT", "/mpu/upload/{upload_id}/{part_number:int}", upload_part),
+    endpoint("POST", "/mpu/create/{path:path}", create, WRITE),
+    endpoint("POST", "/mpu/complete/{path:path}", complete, WRITE),
+    endpoint("POST", "/mpu/abort/{path:path}", abort, WRITE),
+    endpoint("PUT", "/mpu/upload/{upload_id}/{part_number:int}", upload_part, WRITE),
 ]

@@ -11,9 +11,11 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelyard.auth.access import Access, access
+from modelyard.auth.access import Access
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
 from modelyard.server.mlflow._registry_entities import model_version, registered_model
+
+READ, WRITE = Access.READ, Access.WRITE
 
 
 class Tag(msgspec.Struct):
@@ -75,7 +77,6 @@ class AliasRef(msgspec.Struct):
     alias: str | None = None
 
 
-@access(Access.WRITE)
 async def create(request: Request) -> Response:
     message = await parse(request, CreateRegisteredModel)
     created = await store(request).registry.create_model(
@@ -86,14 +87,12 @@ async def create(request: Request) -> Response:
     return reply({"registered_model": registered_model(created)})
 
 
-@access(Access.READ)
 async def get(request: Request) -> Response:
     message = await parse(request, ModelName)
     found = await store(request).registry.get_model(require(message.name, "name"))
     return reply({"registered_model": registered_model(found)})
 
 
-@access(Access.WRITE)
 async def rename(request: Request) -> Response:
     message = await parse(request, RenameRegisteredModel)
     renamed = await store(request).registry.rename_model(
@@ -102,7 +101,6 @@ async def rename(request: Request) -> Response:
     return reply({"registered_model": registered_model(renamed)})
 
 
-@access(Access.WRITE)
 async def update(request: Request) -> Response:
     message = await parse(request, UpdateRegisteredModel)
     updated = await store(request).registry.update_model(
@@ -111,14 +109,12 @@ async def update(request: Request) -> Response:
     return reply({"registered_model": registered_model(updated)})
 
 
-@access(Access.WRITE)
 async def delete(request: Request) -> Response:
     message = await parse(request, ModelName)
     await store(request).registry.delete_model(require(message.name, "name"))
     return reply()
 
 
-@access(Access.READ)
 async def search(request: Request) -> Response:
     message = await parse(request, SearchRegisteredModels)
     page = await store(request).registered_model_search.search(
@@ -133,7 +129,6 @@ async def search(request: Request) -> Response:
     return reply(answer)
 
 
-@access(Access.READ)
 async def latest_versions(request: Request) -> Response:
     message = await parse(request, GetLatestVersions)
     found = await store(request).registry.latest_versions(
@@ -142,7 +137,6 @@ async def latest_versions(request: Request) -> Response:
     return reply({"model_versions": [model_version(v) for v in found]})
 
 
-@access(Access.WRITE)
 async def set_tag(request: Request) -> Response:
     message = await parse(request, SetTag)
     await store(request).registry.set_model_tag(
@@ -151,7 +145,6 @@ async def set_tag(request: Request) -> Response:
     return reply()
 
 
-@access(Access.WRITE)
 async def delete_tag(request: Request) -> Response:
     message = await parse(request, DeleteTag)
     await store(request).registry.delete_model_tag(
@@ -160,7 +153,6 @@ async def delete_tag(request: Request) -> Response:
     return reply()
 
 
-@access(Access.WRITE)
 async def set_alias(request: Request) -> Response:
     message = await parse(request, SetAlias)
     await store(request).registry.set_alias(
@@ -171,7 +163,6 @@ async def set_alias(request: Request) -> Response:
     return reply()
 
 
-@access(Access.WRITE)
 async def delete_alias(request: Request) -> Response:
     message = await parse(request, AliasRef)
     await store(request).registry.delete_alias(
@@ -180,7 +171,6 @@ async def delete_alias(request: Request) -> Response:
     return reply()
 
 
-@access(Access.READ)
 async def get_by_alias(request: Request) -> Response:
     message = await parse(request, AliasRef)
     found = await store(request).registry.get_version_by_alias(
@@ -192,17 +182,17 @@ async def get_by_alias(request: Request) -> Response:
 _PREFIX = "/registered-models"
 
 routes = [
-    endpoint("POST", f"{_PREFIX}/create", create),
-    endpoint("GET", f"{_PREFIX}/get", get),
-    endpoint("POST", f"{_PREFIX}/rename", rename),
-    endpoint("PATCH", f"{_PREFIX}/update", update),
-    endpoint("DELETE", f"{_PREFIX}/delete", delete),
-    endpoint("GET", f"{_PREFIX}/search", search),
-    endpoint("POST", f"{_PREFIX}/get-latest-versions", latest_versions),
-    endpoint("GET", f"{_PREFIX}/get-latest-versions", latest_versions),
-    endpoint("POST", f"{_PREFIX}/set-tag", set_tag),
-    endpoint("DELETE", f"{_PREFIX}/delete-tag", delete_tag),
-    endpoint("POST", f"{_PREFIX}/alias", set_alias),
-    endpoint("DELETE", f"{_PREFIX}/alias", delete_alias),
-    endpoint("GET", f"{_PREFIX}/alias", get_by_alias),
+    endpoint("POST", f"{_PREFIX}/create", create, WRITE),
+    endpoint("GET", f"{_PREFIX}/get", get, READ),
+    endpoint("POST", f"{_PREFIX}/rename", rename, WRITE),
+    endpoint("PATCH", f"{_PREFIX}/update", update, WRITE),
+    endpoint("DELETE", f"{_PREFIX}/delete", delete, WRITE),
+    endpoint("GET", f"{_PREFIX}/search", search, READ),
+    endpoint("POST", f"{_PREFIX}/get-latest-versions", latest_versions, READ),
+    endpoint("GET", f"{_PREFIX}/get-latest-versions", latest_versions, READ),
+    endpoint("POST", f"{_PREFIX}/set-tag", set_tag, WRITE),
+    endpoint("DELETE", f"{_PREFIX}/delete-tag", delete_tag, WRITE),
+    endpoint("POST", f"{_PREFIX}/alias", set_alias, WRITE),
+    endpoint("DELETE", f"{_PREFIX}/alias", delete_alias, WRITE),
+    endpoint("GET", f"{_PREFIX}/alias", get_by_alias, READ),
 ]

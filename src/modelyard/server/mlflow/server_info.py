@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from modelyard.auth.access import Access, access
+from modelyard.auth.access import Access, protect
 from modelyard.server.mlflow._protocol import endpoint, reply
+
+READ = Access.READ
 
 
 def capabilities() -> dict[str, object]:
@@ -33,16 +35,14 @@ def capabilities() -> dict[str, object]:
     }
 
 
-@access(Access.READ)
 async def server_info(request: Request) -> Response:
     return reply(capabilities())
 
 
-@access(Access.READ)
 async def version(request: Request) -> Response:
     """The server's version as plain text, as MLflow answers ``/version``."""
     return PlainTextResponse(metadata.version("modelyard"))
 
 
-v3_routes = [endpoint("GET", "/server-info", server_info)]
-root_routes = [Route("/version", version, methods=["GET"])]
+v3_routes = [endpoint("GET", "/server-info", server_info, READ)]
+root_routes = [protect(Route("/version", version, methods=["GET"]), READ)]

@@ -1,0 +1,117 @@
+"""Fixtures of the MLflow compatibility suite: the real ``mlflow`` client against a running
+``modelyard server`` subprocess over a fresh database.
+
+The client is configured per test (``mlflow.set_tracking_uri``), so tests share nothing but the
+PostgreSQL server. The client's own warnings (deprecated stages, pip inference, pydantic) are not
+ours to fix and are ignored in this directory; every other warning still fails a test.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow_server import RunningServer
+
+mlflow = pytest.importorskip("mlflow")
+
+_CLIENT_WARNINGS = (
+    "ignore::FutureWarning",
+    "ignore::DeprecationWarning",
+    "ignore::UserWarning",
+    "ignore::PendingDeprecationWarning",
+    "ignore::ResourceWarning",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            for spec in _CLIENT_WARNINGS:
+                item.add_marker(pytest.mark.filterwarnings(spec))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def running_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    """A ``modelyard server`` process over a fresh database, stopped after the test."""
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelyard",
+            "--database-url",
+            database_url,
+            "--data-dir",
+            str(tmp_path / "data"),
+            "server",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise AssertionError((tmp_path / "server.log").read_text())
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("modelyard server did not become ready")
+            time.sleep(0.2)
+        yield RunningServer(url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def modelyard_server(running_server: RunningServer) -> str:
+    """URL of the server."""
+    return running_server.url
+
+
+@pytest.fixture
+def tracking_uri(modelyard_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The mlflow client pointed at the server (as ``MLFLOW_TRACKING_URI`` would)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", modelyard_server)
+    mlflow.set_tracking_uri(modelyard_server)
+    mlflow.set_registry_uri(modelyard_server)
+    try:
+        yield modelyard_server
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+
+
+@pytest.fixture
+def client(tracking_uri: str) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

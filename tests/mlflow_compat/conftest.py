@@ -101,6 +101,8 @@ def modelyard_server(running_server: RunningServer) -> str:
 def tracking_uri(modelyard_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The mlflow client pointed at the server (as ``MLFLOW_TRACKING_URI`` would)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", modelyard_server)
+    # An error answer reaches the test at once, not after the client's backoff.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     mlflow.set_tracking_uri(modelyard_server)
     mlflow.set_registry_uri(modelyard_server)
     try:

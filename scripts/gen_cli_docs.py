@@ -45,8 +45,8 @@ live in that script. tests/docs/test_cli_docs.py fails when this page is out of 
   PostgreSQL themselves: to `--database-url` / `MODELYARD_DATABASE_URL` when it is set, else to
   the embedded PostgreSQL in `--data-dir` (started for the length of the command if it is not
   running).
-- **Client commands** (`experiments`, `runs`, `models`, `versions`, `datasets`, `lineage`)
-  talk to a running modelyard server over HTTP, at `--url` / `MODELYARD_URL` (default
+- **Client commands** (`experiments`, `runs`, `artifacts`, `models`, `versions`, `datasets`,
+  `lineage`) talk to a running modelyard server over HTTP, at `--url` / `MODELYARD_URL` (default
   `http://127.0.0.1:5000`). `--url` is an option of each of these commands, so it goes after the
   command name.
 
@@ -65,6 +65,19 @@ values as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, as in the API).
 
 # One short intro per top-level command, with an example. Keys are command names.
 INTROS: dict[str, str] = {
+    "artifacts": """\
+A run's files, streamed both ways (any size, bounded memory). `upload` takes a file (stored as
+`DEST/<name>`) or a directory (its contents stored below `DEST`); `download` works like
+`cp -r` (a file arrives as `DIR/<name>`, a directory as `DIR/<name>/...`, `/` is the whole run)
+and keeps a file only when its size and sha256 match what the server stored. A progress bar
+goes to stderr when it is a terminal (`--quiet` turns it off).
+
+```sh
+modelyard artifacts upload 3fa5d00515214fe9864fc869734284f2 ./checkpoints --path ckpt
+modelyard artifacts list 3fa5d00515214fe9864fc869734284f2 ckpt
+modelyard artifacts download 3fa5d00515214fe9864fc869734284f2 ckpt -o ./restored
+```
+""",
     "webhooks": """\
 Webhooks POST registry and run events to a URL in MLflow's format, signed with the webhook's
 secret (generated and shown once when `--secret` is not given). `--events` takes names

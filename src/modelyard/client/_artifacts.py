@@ -93,8 +93,10 @@ class ArtifactCalls:
         mismatch is ArtifactCorrupted and leaves no file behind); returns the local path."""
         path = paths.check_path(path)
         target = Path(dst) / path.rsplit("/", 1)[-1]
-        with (progress or NoProgress()).phase(path, None) as advance:
-            _transfer.download_file(self._session, run_id, path, target, advance)
+        shown = progress or NoProgress()
+        _transfer.download_file(
+            self._session, run_id, path, target, lambda file: shown.phase(path, file.size)
+        )
         return target
 
     def download_artifacts(

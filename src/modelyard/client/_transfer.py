@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -106,12 +106,16 @@ def local_files(directory: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
+# Called once the size of a download is known; the phase its bytes are counted in.
+Started = Callable[[RemoteFile], AbstractContextManager[Advance]]
+
+
 def download_file(
     session: HttpSession,
     run_id: str,
     path: str,
     target: Path,
-    advance: Advance,
+    started: Started,
     expected: RemoteFile | None = None,
 ) -> RemoteFile:
     """Stream the artifact ``path`` into ``target`` (parents created), verified, atomically."""
@@ -121,7 +125,7 @@ def download_file(
         with _opened(session, artifact_url(run_id, path)) as response:
             announced = _announced(response, path, expected)
             digest, received = hashlib.sha256(), 0
-            with partial.open("wb") as handle:
+            with started(announced) as advance, partial.open("wb") as handle:
                 try:
                     for block in response.iter_raw():
                         digest.update(block)
@@ -214,6 +218,6 @@ def download_tree(
     with progress.phase(f"downloading {len(files)} files", total) as advance:
         for file in files:
             target = destination.joinpath(*PurePosixPath(relative_to(file.path, directory)).parts)
-            download_file(session, run_id, file.path, target, advance, expected=file)
+            download_file(session, run_id, file.path, target, lambda _f: nullcontext(advance), file)
             written.append(target)
     return written

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from backup_helpers import SCHEMA, rewrite, schema_exists
+from test_tools import Recorder
 
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.backup import backup, restore, verify
@@ -85,7 +86,9 @@ def test_file_store_blobs_go_in_the_archive_and_come_back(
     store_url = f"file://{root}"
     run_id = asyncio.run(_log(database_url, store_url))
     archive = tmp_path / "file.backup"
-    manifest = backup(database_url, SCHEMA, archive)
+    recorder = Recorder()
+    manifest = backup(database_url, SCHEMA, archive, recorder)
+    assert recorder.phases["artifact files"] == (3, 3)  # a bar for the copy of the files
 
     digests = {hashlib.sha256(data).hexdigest() for data in FILES.values()}
     assert {a.uri.rsplit("/", 1)[1] for a in manifest.artifacts} == digests

@@ -122,7 +122,10 @@ def backup(
             artifacts=tuple(b.entries[1] for b in blobs),
         )
         checked = [(b.member, b.source, b.size, b.sha256) for b in blobs]
-        with progress.phase("artifact files", len(blobs)) as advance:
+        if not checked:
+            _write_archive(path, manifest, {DUMP_MEMBER: dump})
+            return manifest
+        with progress.phase("artifact files", len(checked)) as advance:
             _write_archive(path, manifest, {DUMP_MEMBER: dump}, checked, advance)
     return manifest
 

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.artifacts.store import ArtifactStore, open_backend
-from modelyard.server import observability
+from modelyard.server import mlflow_webhooks, observability
 from modelyard.server.api import (
     artifacts,
     datasets,
@@ -82,6 +82,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             Route("/ready", observability.ready),
             Route("/metrics", observability.metrics_endpoint),
             Mount("/api/v1", routes=api_routes()),
+            Mount("/api/2.0/mlflow", routes=mlflow_webhooks.routes),
             *ui_routes(),
         ],
         middleware=[Middleware(observability.MetricsMiddleware)],

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.server.api._request import path_str
 from modelyard.server.responses import JSON, decode_body, read_body
@@ -160,6 +161,7 @@ async def _body(request: Request, type_: type[Any]) -> Any:
     return decode_body(raw, type_)
 
 
+@access(Access.MANAGE)
 async def create_webhook(request: Request) -> Response:
     body: CreateWebhook = await _body(request, CreateWebhook)
     created = await service(request).create(
@@ -186,6 +188,7 @@ def _max_results(request: Request) -> int:
     return int(raw)
 
 
+@access(Access.MANAGE)
 async def list_webhooks(request: Request) -> Response:
     page = await service(request).webhooks.list(
         limit=_max_results(request), page_token=request.query_params.get("page_token") or None
@@ -196,11 +199,13 @@ async def list_webhooks(request: Request) -> Response:
     return JSON(answer)
 
 
+@access(Access.MANAGE)
 async def get_webhook(request: Request) -> Response:
     found = await service(request).webhooks.get(path_str(request, "webhook_id"))
     return JSON({"webhook": to_mlflow(_visible(found))})
 
 
+@access(Access.MANAGE)
 async def update_webhook(request: Request) -> Response:
     webhook_id = path_str(request, "webhook_id")
     body: UpdateWebhook = await _body(request, UpdateWebhook)
@@ -222,6 +227,7 @@ async def update_webhook(request: Request) -> Response:
     return JSON({"webhook": to_mlflow(updated)})
 
 
+@access(Access.MANAGE)
 async def delete_webhook(request: Request) -> Response:
     hooks = service(request)
     webhook_id = path_str(request, "webhook_id")
@@ -230,6 +236,7 @@ async def delete_webhook(request: Request) -> Response:
     return JSON({})
 
 
+@access(Access.MANAGE)
 async def test_webhook(request: Request) -> Response:
     webhook_id = path_str(request, "webhook_id")
     # MLflow's client always sends a body ("{}" at least); curl users may send none.

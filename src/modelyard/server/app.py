@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.auth.credentials import Identities
-from modelyard.server import mlflow_webhooks, observability
+from modelyard.server import observability
 from modelyard.server.api import (
     artifacts,
     datasets,
@@ -85,7 +85,6 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             Route("/ready", observability.ready),
             Route("/metrics", observability.metrics_endpoint),
             Mount("/api/v1", routes=api_routes()),
-            Mount("/api/2.0/mlflow", routes=mlflow_webhooks.routes),
             *ui_routes(),
         ],
         middleware=[Middleware(observability.MetricsMiddleware)],

@@ -70,21 +70,23 @@ async def _not_found(request: Request) -> Response:
     return endpoint_not_found(request)
 
 
+# Behind authentication like every endpoint of the API: the answer is the same 404 for all.
+def _catch_all(path: str) -> Route:
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return protect(Route(path, _not_found, methods=methods), Access.AUTHENTICATED)
+
+
 def _mount(prefix: str, routes: Sequence[BaseRoute]) -> Mount:
+    # The catch-all comes last: any path or method no endpoint takes is MLflow's 404.
     return Mount(
         prefix,
-        routes=list(routes),
+        routes=[*routes, _catch_all("/{rest:path}")],
         middleware=[Middleware(ExceptionMiddleware, handlers=EXCEPTION_HANDLERS)],
     )
 
 
 def _out_of_scope(prefix: str) -> list[BaseRoute]:
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    # Public: the answer is the same 404 for everyone, and says nothing about any data.
-    return [
-        protect(Route(prefix, _not_found, methods=methods), Access.PUBLIC),
-        protect(Route(prefix + "/{rest:path}", _not_found, methods=methods), Access.PUBLIC),
-    ]
+    return [_catch_all(prefix), _catch_all(prefix + "/{rest:path}")]
 
 
 def mlflow_routes() -> list[BaseRoute]:

@@ -28,7 +28,7 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "run_tag_run_fk": (errors.NotFound, "run does not exist"),
     "metric_series_run_fk": (errors.NotFound, "run does not exist"),
     "ingest_receipt_run_fk": (errors.NotFound, "run does not exist"),
-    # Raised by ingest_metric_staging_v1 (not a table constraint): metrics go to active runs only.
+    # Raised by ingest_metric_staging_v2 (not a table constraint): metrics go to active runs only.
     "metric_run_active": (errors.InvalidState, "run is deleted; restore it before logging to it"),
     "ingest_receipt_key_ck": (errors.InvalidInput, "idempotency key must be 1 to 128 characters"),
     "registered_model_name_uq": (
@@ -73,6 +73,17 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "webhook_url_ck": (errors.InvalidInput, "webhook URL must be 1 to 2048 characters"),
     "webhook_events_ck": (errors.InvalidInput, "a webhook needs 1 to 32 events"),
     "webhook_status_ck": (errors.InvalidInput, "status must be ACTIVE or DISABLED"),
+    "workspace_name_uq": (errors.AlreadyExists, "a workspace with this name already exists"),
+    "workspace_name_ck": (
+        errors.InvalidInput,
+        "workspace name must be 1 to 63 lowercase letters, digits, _ or -, starting with a "
+        "letter or digit",
+    ),
+    "app_user_name_uq": (errors.AlreadyExists, "a user with this name already exists"),
+    "app_user_name_ck": (
+        errors.InvalidInput,
+        "user name must be 1 to 128 letters, digits, _ . @ or -, starting with a letter or digit",
+    ),
     "model_alias_name_ck": (
         errors.InvalidInput,
         "alias must be 1 to 255 letters, digits, _ or -, and not 'latest' or a version like v1",

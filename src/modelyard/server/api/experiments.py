@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelyard.artifacts.owned import check_artifact_location
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import experiment_id, no_content, path_str, store
 from modelyard.server.api._routing import ApiRoute, Query
@@ -24,6 +25,7 @@ LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1
 PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 
 
+@access(Access.WRITE)
 async def create_experiment(request: Request) -> Response:
     body = await decode(request, s.CreateExperiment)
     # The server owns artifact locations: a client's is refused unless it is inside our store.
@@ -37,6 +39,7 @@ async def create_experiment(request: Request) -> Response:
     return JSON(created, status_code=201)
 
 
+@access(Access.READ)
 async def list_experiments(request: Request) -> Response:
     page = await store(request).experiments.list(
         lifecycle=LIFECYCLE.parse(request),
@@ -46,14 +49,17 @@ async def list_experiments(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_experiment(request: Request) -> Response:
     return JSON(await store(request).experiments.get(experiment_id(request)))
 
 
+@access(Access.READ)
 async def get_experiment_by_name(request: Request) -> Response:
     return JSON(await store(request).experiments.get_by_name(path_str(request, "name")))
 
 
+@access(Access.WRITE)
 async def update_experiment(request: Request) -> Response:
     target = experiment_id(request)
     body = await decode(request, s.UpdateExperiment)
@@ -64,11 +70,13 @@ async def update_experiment(request: Request) -> Response:
     )
 
 
+@access(Access.WRITE)
 async def delete_experiment(request: Request) -> Response:
     await store(request).experiments.delete(experiment_id(request))
     return no_content()
 
 
+@access(Access.WRITE)
 async def restore_experiment(request: Request) -> Response:
     target = experiment_id(request)
     experiments = store(request).experiments
@@ -76,6 +84,7 @@ async def restore_experiment(request: Request) -> Response:
     return JSON(await experiments.get(target))
 
 
+@access(Access.WRITE)
 async def set_experiment_tag(request: Request) -> Response:
     target = experiment_id(request)
     body = await decode(request, s.TagValue)
@@ -83,6 +92,7 @@ async def set_experiment_tag(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def delete_experiment_tag(request: Request) -> Response:
     target = experiment_id(request)
     await store(request).experiments.delete_tag(target, path_str(request, "key"))

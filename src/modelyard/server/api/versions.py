@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelyard.artifacts.owned import check_version_source
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store, version
 from modelyard.server.api._routing import ApiRoute, Query
@@ -27,6 +28,7 @@ def _name(request: Request) -> str:
     return path_str(request, "name")
 
 
+@access(Access.WRITE)
 async def create_version(request: Request) -> Response:
     name = _name(request)
     body = await decode(request, s.CreateVersion)
@@ -44,6 +46,7 @@ async def create_version(request: Request) -> Response:
     return JSON(created, status_code=201)
 
 
+@access(Access.READ)
 async def list_versions(request: Request) -> Response:
     page = await store(request).registry.list_versions(
         _name(request),
@@ -54,10 +57,12 @@ async def list_versions(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_version(request: Request) -> Response:
     return JSON(await store(request).registry.get_version(_name(request), version(request)))
 
 
+@access(Access.WRITE)
 async def update_version(request: Request) -> Response:
     name, number = _name(request), version(request)
     body = await decode(request, s.UpdateVersion)
@@ -67,11 +72,13 @@ async def update_version(request: Request) -> Response:
     return JSON(updated)
 
 
+@access(Access.WRITE)
 async def delete_version(request: Request) -> Response:
     await store(request).registry.delete_version(_name(request), version(request))
     return no_content()
 
 
+@access(Access.WRITE)
 async def set_version_tag(request: Request) -> Response:
     name, number = _name(request), version(request)
     body = await decode(request, s.TagValue)
@@ -81,12 +88,14 @@ async def set_version_tag(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def delete_version_tag(request: Request) -> Response:
     name, number = _name(request), version(request)
     await store(request).registry.delete_version_tag(name, number, path_str(request, "key"))
     return no_content()
 
 
+@access(Access.WRITE)
 async def transition_stage(request: Request) -> Response:
     name, number = _name(request), version(request)
     body = await decode(request, s.TransitionStage)

@@ -387,7 +387,7 @@ def test_accessibility_labels_keyboard_and_contrast(page: Page, live_server: Liv
     model = unique("a11y-model")
     live_server.api("POST", "/models", json={"name": model})
     live_server.api(
-        "POST", f"/models/{model}/versions", json={"source": "s3://m/1", "run_id": run_id}
+        "POST", f"/models/{model}/versions", json={"source": f"{SRC}/m/1", "run_id": run_id}
     )
     put_artifact(live_server, run_id, "notes/readme.txt", b"hello")
     for path in ("/", f"/ui/experiments/{exp_id}", f"/ui/runs/{run_id}", f"/ui/compare?{query}",

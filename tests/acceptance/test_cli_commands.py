@@ -142,9 +142,11 @@ def test_experiment_commands(server_url: str) -> None:
     )
     lines = rows(ok(table))
     assert lines[0] == ["ID", "NAME", "STATE", "CREATED"]
-    # In creation order (the last two were created side by side, in either order).
+    # In creation order (the last two were created side by side, in either order), after
+    # experiment 0 (MLflow's Default, in every database).
     assert [line[:3] for line in lines[1:]] == sorted(
         [
+            ["0", "Default", "active"],
             [mnist_id, "mnist", "active"],
             [str(slashed_id), "team/a b", "active"],
             [digits_id, "2024", "active"],
@@ -154,7 +156,7 @@ def test_experiment_commands(server_url: str) -> None:
     listed = strict_json(as_json)
     assert [e["name"] for e in listed] == [line[1] for line in lines[1:]]
     assert set(listed[0]) >= {"experiment_id", "name", "lifecycle_stage", "creation_time", "tags"}
-    assert [e["name"] for e in strict_json(limited)] == ["mnist"]
+    assert [e["name"] for e in strict_json(limited)] == ["Default"]
     assert fields(ok(by_id))["name"] == "mnist"
     assert strict_json(by_name)["experiment_id"] == int(mnist_id)
     assert strict_json(by_slash)["experiment_id"] == slashed_id

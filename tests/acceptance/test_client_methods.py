@@ -146,8 +146,8 @@ def test_experiments(client: Client, recorder: Recorder) -> None:
         client.create_experiment(name)
     before = recorder.count("GET", "/experiments")
     listed = [e["name"] for e in client.list_experiments(page_size=10)]
-    assert listed == ["mnist / digits", "raced", *names]
-    assert recorder.count("GET", "/experiments") - before == 3  # 27 experiments, 10 a page
+    assert listed == ["Default", "mnist / digits", "raced", *names]
+    assert recorder.count("GET", "/experiments") - before == 3  # 28 experiments, 10 a page
     # A limit stops early and asks the server only for what it needs.
     limited = list(client.list_experiments(limit=4))
     assert [e["name"] for e in limited] == listed[:4]
@@ -159,7 +159,7 @@ def test_experiments(client: Client, recorder: Recorder) -> None:
     assert client.get_experiment(exp_id)["lifecycle_stage"] == "deleted"
     assert "mnist / digits" not in [e["name"] for e in client.list_experiments()]
     assert [e["experiment_id"] for e in client.list_experiments(lifecycle="deleted")] == [exp_id]
-    assert len(list(client.list_experiments(lifecycle="all"))) == 27
+    assert len(list(client.list_experiments(lifecycle="all"))) == 28  # with Default
     with pytest.raises(AlreadyExists):
         client.create_experiment("mnist / digits")  # a deleted experiment keeps its name
     with pytest.raises(InvalidInput):

@@ -33,6 +33,7 @@ from modelyard.server.mlflow import (
     run_search,
     runs,
     server_info,
+    webhooks,
 )
 from modelyard.server.mlflow._errors import EXCEPTION_HANDLERS, endpoint_not_found
 
@@ -55,6 +56,7 @@ def v2_routes() -> list[BaseRoute]:
         *registered_models.routes,
         *model_versions.routes,
         *logged_models.routes,
+        *webhooks.routes,
     ]
 
 

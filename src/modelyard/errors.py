@@ -155,11 +155,25 @@ class SchemaOutdated(ModelyardError):
     http_status = 503
 
 
+class MigrationError(ModelyardError):
+    """The schema cannot be brought up to date (a migration failed, or the schema is foreign)."""
+
+    code = "MIGRATION_ERROR"
+    http_status = 500
+
+
 class EmbeddedPostgresError(ModelyardError):
     """The embedded PostgreSQL could not be initialised, started or stopped."""
 
     code = "EMBEDDED_POSTGRES_ERROR"
     http_status = 503
+
+
+class MetricsNotStored(ModelyardError):
+    """A run ended while some of its metric points could not be stored (the run is FAILED)."""
+
+    code = "METRICS_NOT_STORED"
+    http_status = 500
 
 
 class BackupError(ModelyardError):

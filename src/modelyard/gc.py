@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import psycopg
 
 from modelyard.db.conninfo import with_schema
+from modelyard.db.errors import driver_errors
 from modelyard.progress import NoProgress, Progress
 from modelyard.sql import query
 
@@ -35,6 +36,7 @@ class GcReport:
     dry_run: bool
 
 
+@driver_errors()
 def collect(
     conninfo: str,
     schema: str,

@@ -24,6 +24,7 @@ from modelyard.backup.archive import write_archive as _write_archive
 from modelyard.backup.dump import find_tool, list_dump, run_pg_dump
 from modelyard.backup.restore import check_applicable, restore_into
 from modelyard.db.conninfo import check_schema_name
+from modelyard.db.errors import driver_errors
 from modelyard.db.migrate import _lock_key
 from modelyard.errors import BackupCorrupted, BackupError
 from modelyard.progress import NoProgress, Progress
@@ -60,6 +61,7 @@ def _schema_version(conn: Connection, schema: str) -> int:
     return int(row[0]) if row else 0  # type: ignore[call-overload]
 
 
+@driver_errors()
 def backup(
     dsn: str,
     schema: str,
@@ -145,6 +147,7 @@ def verify(path: Path, *, pg_bin: Path | None = None) -> Manifest:
     return manifest
 
 
+@driver_errors()
 def restore(
     dsn: str,
     schema: str,

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from modelyard.client._http import HttpSession, raise_for
 from modelyard.errors import ArtifactCorrupted, InvalidInput, NotFound
-from modelyard.store.lineage_records import ModelVersionRef, parse_uri
-from modelyard.store.logged_model_records import METADATA_FILE
+from modelyard.limits import METADATA_FILE
+from modelyard.uris import ModelVersionRef, parse_uri
 
 _BLOCK = 1024 * 1024
 Json = dict[str, Any]

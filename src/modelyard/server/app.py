@@ -26,6 +26,7 @@ from modelyard.server.api import (
     versions,
     webhooks,
 )
+from modelyard.server.request_id import RequestIdMiddleware
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
@@ -84,7 +85,11 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             Mount("/api/v1", routes=api_routes()),
             *ui_routes(),
         ],
-        middleware=[Middleware(observability.MetricsMiddleware)],
+        # The request id is outermost, so even the metrics middleware's own failures carry it.
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(observability.MetricsMiddleware),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

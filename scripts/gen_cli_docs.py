@@ -45,8 +45,8 @@ live in that script. tests/docs/test_cli_docs.py fails when this page is out of 
   PostgreSQL themselves: to `--database-url` / `MODELYARD_DATABASE_URL` when it is set, else to
   the embedded PostgreSQL in `--data-dir` (started for the length of the command if it is not
   running).
-- **Client commands** (`experiments`, `runs`, `models`, `versions`, `datasets`, `lineage`)
-  talk to a running modelyard server over HTTP, at `--url` / `MODELYARD_URL` (default
+- **Client commands** (`experiments`, `runs`, `artifacts`, `models`, `versions`, `datasets`,
+  `lineage`) talk to a running modelyard server over HTTP, at `--url` / `MODELYARD_URL` (default
   `http://127.0.0.1:5000`). `--url` is an option of each of these commands, so it goes after the
   command name.
 
@@ -65,6 +65,19 @@ values as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, as in the API).
 
 # One short intro per top-level command, with an example. Keys are command names.
 INTROS: dict[str, str] = {
+    "artifacts": """\
+A run's files, streamed both ways (any size, bounded memory). `upload` takes a file (stored as
+`DEST/<name>`) or a directory (its contents stored below `DEST`); `download` works like
+`cp -r` (a file arrives as `DIR/<name>`, a directory as `DIR/<name>/...`, `/` is the whole run)
+and keeps a file only when its size and sha256 match what the server stored. A progress bar
+goes to stderr when it is a terminal (`--quiet` turns it off).
+
+```sh
+modelyard artifacts upload 3fa5d00515214fe9864fc869734284f2 ./checkpoints --path ckpt
+modelyard artifacts list 3fa5d00515214fe9864fc869734284f2 ckpt
+modelyard artifacts download 3fa5d00515214fe9864fc869734284f2 ckpt -o ./restored
+```
+""",
     "webhooks": """\
 Webhooks POST registry and run events to a URL in MLflow's format, signed with the webhook's
 secret (generated and shown once when `--secret` is not given). `--events` takes names
@@ -204,14 +217,21 @@ modelyard restore /backups/modelyard-2026-01-31.backup
 ```
 """,
     "gc": """\
-Makes old deletions final: runs and experiments deleted more than `--older-than` days ago are
-removed for good with their params, tags and metrics, and metric idempotency receipts older than
-`--receipts-older-than` days are dropped. Runs in small transactions, so it can run beside live
-traffic (e.g. nightly from cron). See [operations](operations.md#garbage-collection).
+Makes old deletions final: runs, experiments and logged models deleted more than
+`--older-than` days ago are removed for good with their params, tags, metrics and artifacts, and
+metric idempotency receipts older than `--receipts-older-than` days are dropped. Then the bytes
+of artifact blobs nothing references any more and partial uploads untouched for
+`--uploads-older-than` hours are removed from the `--artifact-store` (and the `postgresql`
+store), without racing uploads of the same content. `--dry-run` lists what would go, with sizes,
+and changes nothing; `--json` prints the report as JSON. Runs in small transactions, so it can
+run beside live traffic (e.g. nightly from cron). See
+[operations](operations.md#garbage-collection) and
+[design](design.md#garbage-collection-of-artifacts).
 
 ```sh
 modelyard gc --dry-run
-modelyard gc --older-than 30
+modelyard gc --older-than 30 --artifact-store file:///srv/modelyard/artifacts
+modelyard gc --dry-run --json | jq '.stores[].blobs.bytes'
 ```
 """,
 }

@@ -1,4 +1,4 @@
-"""Progress reporting for long operations (backup, restore, garbage collection), as phases."""
+"""Progress reporting for long operations (backup, restore, gc, artifact transfers), as phases."""
 
 from __future__ import annotations
 
@@ -42,6 +42,33 @@ class RichProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+        )
+        with Bar(*columns, console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n: bar.advance(task, n)
+
+
+class ByteProgress:
+    """Like :class:`RichProgress` but counting bytes, with the speed (artifact transfers)."""
+
+    @contextmanager
+    def phase(self, description: str, total: int | None) -> Iterator[Advance]:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
         )
         with Bar(*columns, console=Console(stderr=True), transient=False) as bar:
             task = bar.add_task(description, total=total)

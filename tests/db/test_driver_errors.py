@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import socket
@@ -69,14 +70,14 @@ def test_upgrade_of_an_unreachable_database_is_database_unavailable() -> None:
 
 def test_gc_without_a_schema_is_schema_outdated(fresh_database: str) -> None:
     with pytest.raises(SchemaOutdated):
-        collect(fresh_database, SCHEMA, deleted_before=NOW, receipts_before=NOW)
+        asyncio.run(collect(fresh_database, SCHEMA, deleted_before=NOW, receipts_before=NOW))
     _assert_one_line(_cli("gc", "--quiet", database_url=fresh_database), "modelyard db upgrade")
 
 
 def test_gc_and_backup_of_an_unreachable_database(tmp_path: Path) -> None:
     url = _unreachable_url()
     with pytest.raises(DatabaseUnavailable):
-        collect(url, SCHEMA, deleted_before=NOW, receipts_before=NOW)
+        asyncio.run(collect(url, SCHEMA, deleted_before=NOW, receipts_before=NOW))
     with pytest.raises(DatabaseUnavailable):
         backup(url, SCHEMA, tmp_path / "x.tar")
     _assert_one_line(_cli("gc", "--quiet", database_url=url), "database unavailable")

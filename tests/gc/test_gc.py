@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -68,7 +71,7 @@ async def test_old_deletions_are_purged_and_everything_else_kept(
     _backdate(database_url, "run", "deleted_at", 40, "experiment_id", gone_exp.experiment_id)
     _backdate(database_url, "experiment", "deleted_at", 40, "experiment_id", gone_exp.experiment_id)
 
-    report = collect(
+    report = await collect(
         database_url, SCHEMA, deleted_before=MONTH_AGO, receipts_before=WEEK_AGO, batch=1
     )
     assert (report.runs, report.experiments, report.dry_run) == (2, 1, False)
@@ -100,14 +103,14 @@ async def test_receipts_expire_and_a_dry_run_changes_nothing(
     await store.runs.delete(run_id)
     _backdate(database_url, "run", "deleted_at", 40, "run_id", uuid.UUID(run_id))
 
-    dry = collect(
+    dry = await collect(
         database_url, SCHEMA, deleted_before=MONTH_AGO, receipts_before=WEEK_AGO, dry_run=True
     )
     assert (dry.runs, dry.receipts, dry.dry_run) == (1, 1, True)
     assert len(_sql(database_url, "SELECT * FROM run")) == 1
 
     await store.runs.restore(run_id)  # restored before gc runs: never purged
-    report = collect(database_url, SCHEMA, deleted_before=MONTH_AGO, receipts_before=WEEK_AGO)
+    report = await collect(database_url, SCHEMA, deleted_before=MONTH_AGO, receipts_before=WEEK_AGO)
     assert (report.runs, report.receipts) == (0, 1)
     assert _sql(database_url, "SELECT idempotency_key FROM ingest_receipt") == [("k2",)]
     assert (await store.runs.get(run_id)).params == {"lr": "0.1"}
@@ -126,9 +129,59 @@ def test_gc_command(database_url: str) -> None:
 
     dry = run("--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.strip() == "would purge 0 run(s), 0 experiment(s), 0 ingest receipt(s)"
+    assert dry.stdout.splitlines()[0] == (
+        "would purge 0 run(s), 0 experiment(s), 0 logged model(s), 0 ingest receipt(s)"
+    )
+    assert dry.stdout.splitlines()[1] == (
+        "postgresql: would remove 0 blob(s) (0 B), 0 partial upload(s) (0 B)"
+    )
     real = run("--older-than", "0", "--quiet")
     assert real.returncode == 0, real.stderr
     assert real.stdout.startswith("purged 0 run(s)")
     bad = run("--older-than", "-1")
     assert bad.returncode == 2
+
+
+@pytest.mark.anyio
+async def test_gc_command_shows_blobs_with_sizes_and_json(store: Store, database_url: str) -> None:
+    from modelyard.artifacts.postgres import PostgresBackend
+    from modelyard.artifacts.store import ArtifactStore
+
+    artifacts = ArtifactStore(store.pool, PostgresBackend(store.pool))
+    exp = await store.experiments.create("cli")
+    run_id = uuid.UUID((await store.runs.create(exp.experiment_id)).run_id)
+    data = b"z" * 3000
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data
+
+    await artifacts.put(run_id, "a.bin", body())
+    await artifacts.delete(run_id, "a.bin")
+    digest = hashlib.sha256(data).hexdigest()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "modelyard", "gc", "--database-url", database_url, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    dry = run("--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "postgresql: would remove 1 blob(s) (2.9 KiB)" in dry.stdout
+    assert f"  blob {digest}  2.9 KiB" in dry.stdout.splitlines()
+    as_json = run("--dry-run", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    shown = json.loads(as_json.stdout)
+    assert shown["dry_run"] is True
+    assert shown["stores"][0]["blobs"] == {
+        "count": 1,
+        "bytes": 3000,
+        "items": [{"what": f"blob {digest}", "size": 3000}],
+    }
+    assert len(_sql(database_url, "SELECT * FROM artifact_blob")) == 1
+    real = json.loads(run("--json").stdout)
+    assert (real["dry_run"], real["stores"][0]["blobs"]["count"]) == (False, 1)
+    assert _sql(database_url, "SELECT * FROM artifact_blob") == []

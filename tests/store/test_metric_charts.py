@@ -1,16 +1,21 @@
 """Chart downsampling in PostgreSQL: bounded point counts, spikes kept, full detail when zoomed,
-summaries refreshed after appends, the time axis, and bad input."""
+block summaries written with the points (so a chart only reads), the time axis, and bad input."""
 
 from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 import pytest
 from _metric_runs import create_run
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
+from modelyard.db.conninfo import DEFAULT_SCHEMA
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.store import Store
+from modelyard.store._metric_copy import block_summary
 from modelyard.store.metric_charts import BLOCK
 from modelyard.store.metrics import MetricBatch
 
@@ -87,6 +92,135 @@ async def test_summaries_follow_appends(store: Store) -> None:
     second = await store.metric_charts.series(run, "loss", buckets=500)
     assert max(second.values) == 77.0
     assert max(second.xs) == 100_010
+
+
+def summarise(steps: list[int], times: list[int], vals: list[float]) -> tuple[list[Any], ...]:
+    """What a chunk's summary must hold, worked out here block by block (NaN absent)."""
+    blocks = [range(i, min(i + BLOCK, len(steps))) for i in range(0, len(steps), BLOCK)]
+    return (
+        [min(steps[j] for j in b) for b in blocks],
+        [max(steps[j] for j in b) for b in blocks],
+        [min(times[j] for j in b) for b in blocks],
+        [max(times[j] for j in b) for b in blocks],
+        [min(vals[j] for j in b) for b in blocks],
+        [max(vals[j] for j in b) for b in blocks],
+    )
+
+
+async def chunks_and_summaries(store: Store, run: str) -> list[tuple[Any, ...]]:
+    async with store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT c.seq, c.steps, c.timestamps, c.vals, r.point_count, r.min_steps,"
+            " r.max_steps, r.min_times, r.max_times, r.min_vals, r.max_vals"
+            " FROM metric_chunk c LEFT JOIN metric_chunk_rollup r USING (run_id, key, seq)"
+            " WHERE c.run_id = %s ORDER BY c.seq",
+            [uuid.UUID(run)],
+        )
+        return await cur.fetchall()
+
+
+async def test_summaries_are_written_with_the_points(store: Store) -> None:
+    run = await create_run(store)
+    values = wave(10_000)
+    values[4_321] = 9.0
+    # Out of step order within the batch, so chunks are sorted before they are summarised.
+    steps = [*range(5_000, 10_000), *range(5_000)]
+    await store.metrics.log(
+        run,
+        MetricBatch(
+            keys=["loss"] * 10_000,
+            values=[values[s] for s in steps],
+            steps=steps,
+            timestamps=[T0 + 10 * (9_999 - s) for s in steps],  # time runs backwards
+        ),
+    )
+    for step in range(10_000, 10_040):  # per-step logging grows the newest chunk
+        await store.metrics.log(
+            run, MetricBatch(keys=["loss"], values=[-3.0], steps=[step], timestamps=[T0])
+        )
+    rows = await chunks_and_summaries(store, run)
+    assert len(rows) >= 3  # 4,096-point chunks, then the grown one
+    for _seq, steps_, times, vals, count, *summary in rows:
+        assert count == len(vals)
+        assert tuple(summary) == summarise(steps_, times, vals)
+
+
+async def test_a_chart_only_reads(store: Store, database_url: str) -> None:
+    run = await create_run(store)
+    values = wave(300_000)
+    values[222_223] = 60.0
+    await log_series(store, run, values)
+    # From here on every transaction of the database is read-only: a chart that wrote
+    # (summaries made on first read) would fail.
+    name = conninfo_to_dict(database_url)["dbname"]
+    async with store.pool.connection() as conn:
+        await conn.execute(
+            sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
+                sql.Identifier(str(name))
+            )
+        )
+    reader = await Store.open(database_url, DEFAULT_SCHEMA)
+    try:
+        chart = await reader.metric_charts.series(run, "loss", buckets=800)
+        extremes = await reader.overview.metric_extremes([run], ["loss"])
+    finally:
+        await reader.close()
+    assert chart.downsampled and chart.total_points == 300_000
+    assert 60.0 in chart.values and len(chart.xs) <= 1600
+    assert extremes[(run, "loss")] == (pytest.approx(-1.0, abs=1e-6), 60.0)
+
+
+def same(found: Any, expected: Any) -> bool:
+    """Equal arrays of arrays, NaN equal to NaN."""
+
+    def norm(items: Any) -> list[Any]:
+        return ["nan" if v != v else v for v in items]
+
+    return [norm(a) for a in found] == [norm(a) for a in expected]
+
+
+async def test_the_store_and_postgresql_summarise_alike(store: Store) -> None:
+    """The store summarises the chunks it stages; PostgreSQL summarises grown chunks and old
+    releases' batches (metric_block_summary_v1): both must give the same rows."""
+    nan, inf = math.nan, math.inf
+    values = [math.sin(i) for i in range(300)]
+    values[3], values[70], values[71] = nan, inf, -inf
+    values[128:192] = [nan] * 64  # a block of NaN only
+    steps = list(range(300))
+    times = [T0 + (i * 7919) % 300 for i in range(300)]  # not in order
+    async with store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT * FROM metric_block_summary_v1(%s, %s, %s::float8[])", [steps, times, values]
+        )
+        found = await cur.fetchone()
+    assert found is not None
+    assert same(found, block_summary(steps, times, values))
+    first = [v for v in values[:64] if v == v]
+    assert same(
+        found[4:],
+        (
+            [min(first), -inf, nan, min(values[192:256]), min(values[256:])],
+            [nan, inf, nan, max(values[192:256]), max(values[256:])],
+        ),
+    )
+    assert same(found[:2], ([0, 64, 128, 192, 256], [63, 127, 191, 255, 299]))
+
+
+async def test_a_previous_releases_batch_gets_summaries(store: Store) -> None:
+    """Servers of the previous release stage without summaries and call version 1."""
+    run = await create_run(store)
+    async with store.pool.connection() as conn:
+        await conn.execute("SELECT ensure_metric_staging_v1()")
+        await conn.execute(
+            "INSERT INTO pg_temp.metric_staging VALUES"
+            " ('loss', 0, 3, 5, 7, '{5,6,7}', '{30,10,20}', '{1.5,NaN,-2}')"
+        )
+        cur = await conn.execute("SELECT ingest_metric_staging_v1(%s, NULL, 256)", [uuid.UUID(run)])
+        assert await cur.fetchone() == (3,)
+    rows = await chunks_and_summaries(store, run)
+    assert len(rows) == 1
+    assert rows[0][4] == 3
+    assert same(rows[0][5:], ([5], [7], [10], [30], [-2.0], [math.nan]))
 
 
 async def test_time_axis_uses_timestamps(store: Store) -> None:

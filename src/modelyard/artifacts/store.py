@@ -167,10 +167,21 @@ class ArtifactStore(Repository):
             {"store_url": self.backend.url, "sha256": staged.sha256},
         )
         existing = await cur.fetchone()
-        if existing is not None:
+        if existing is not None and not existing[3]:
             blob_id = cast(int, existing[0])
             await self.backend.discard(conn, staged)
         else:
+            if existing is not None:
+                # Condemned by gc, whose sweep may have removed its bytes already: never reuse
+                # it, finish gc's work under our locks and publish our own bytes instead.
+                condemned = BlobRef(
+                    blob_id=cast(int, existing[0]),
+                    sha256=staged.sha256,
+                    size=cast(int, existing[1]),
+                    locator=cast("str | None", existing[2]),
+                )
+                await self.backend.remove(condemned)
+                await conn.execute(query("artifacts.delete_blob"), {"blob_id": condemned.blob_id})
             blob_id = await self.backend.publish(conn, staged)
         await conn.execute(
             query("artifacts.upsert"), {"run_id": run_id, "path": path, "blob_id": blob_id}

@@ -66,8 +66,9 @@ PRIVILEGES: Mapping[Access, Privileges] = {
     Access.OWNER: Privileges(),
     Access.READ_WRITE: Privileges(
         # TEMPORARY: the metric store COPYs each batch into a per-session temp table
-        # (pg_temp.metric_staging) before one set-based insert. A temp table lives in the session's
-        # own pg_temp schema, so this lets the role create no object other sessions can see.
+        # (pg_temp.metric_staging_v2) before one set-based insert. A temp table lives in the
+        # session's own pg_temp schema, so this lets the role create no object other sessions
+        # can see.
         database=("CONNECT", "TEMPORARY"),
         schema=("USAGE",),
         tables=("SELECT", "INSERT", "UPDATE", "DELETE"),

@@ -14,6 +14,7 @@ import click
 from modelyard import logs
 from modelyard.cli._common import run_command
 from modelyard.cli._globals import add_global_options, settings_from
+from modelyard.cli.artifacts import artifacts
 from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.datasets import datasets
@@ -44,6 +45,7 @@ for command in (
     server,
     experiments,
     runs,
+    artifacts,
     models,
     versions,
     datasets,

@@ -7,6 +7,7 @@ classes the server raised (:func:`modelyard.errors.error_from_dict`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -80,6 +81,16 @@ class HttpSession:
         if response.status_code == 204 or not response.content:
             return None
         return msgspec.json.decode(response.content)
+
+    def send_stream(
+        self, method: str, path: str, *, content: Iterable[bytes], headers: dict[str, str]
+    ) -> httpx.Response:
+        """Send a streamed request body (an artifact upload); the response, errors not raised
+        (see :func:`raise_for`), transport failures as :class:`ServerUnreachable`."""
+        try:
+            return self._http.request(method, path, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"cannot reach modelyard at {self.url}: {exc}") from exc
 
     def raw(self) -> httpx.Client:
         """The underlying client (base URL ``<server>/api/v1``), for streamed bodies."""

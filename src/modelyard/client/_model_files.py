@@ -1,37 +1,29 @@
 """A logged model's files: uploaded as artifacts of its run, downloaded by ``models:/`` URI.
 
-Uploads stream each file from disk in 1 MiB blocks; downloads stream each file to disk while
-hashing it and refuse a file whose sha256 differs from the one the server listed, so neither
-side holds a whole file in memory and a corrupted download never passes for a good one.
+The files travel like any run artifact (:mod:`modelyard.client._transfer`): streamed both ways,
+each one's sha256 checked, a corrupted download never kept.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from modelyard.client._http import HttpSession, raise_for
-from modelyard.errors import ArtifactCorrupted, InvalidInput, NotFound
+from modelyard.client._transfer import (
+    artifact_url,
+    download_tree,
+    remote_files,
+    upload_file,
+)
+from modelyard.errors import InvalidInput, NotFound
 from modelyard.limits import METADATA_FILE
+from modelyard.progress import NoProgress
 from modelyard.uris import ModelVersionRef, parse_uri
 
-_BLOCK = 1024 * 1024
 Json = dict[str, Any]
-
-
-def _blocks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            yield block
-
-
-def _artifact_url(run_id: str, path: str) -> str:
-    return f"/runs/{run_id}/artifacts/{quote(path, safe='/')}"
 
 
 def model_files(directory: Path) -> list[tuple[str, Path]]:
@@ -64,11 +56,12 @@ def metadata_document(model: Json, metadata: Json) -> bytes:
 def upload_model(session: HttpSession, model: Json, directory: Path, metadata: Json) -> None:
     """Upload the directory's files and the MLmodel file under the model's artifact path."""
     run_id, root = model["source_run_id"], model["artifact_path"]
-    http = session.raw()
     for relative, file in model_files(directory):
-        raise_for(http.put(_artifact_url(run_id, f"{root}/{relative}"), content=_blocks(file)))
+        upload_file(session, run_id, f"{root}/{relative}", file, _ignore)
     document = metadata_document(model, metadata)
-    raise_for(http.put(_artifact_url(run_id, f"{root}/{METADATA_FILE}"), content=document))
+    headers = {"content-type": "application/octet-stream"}
+    url = artifact_url(run_id, f"{root}/{METADATA_FILE}")
+    raise_for(session.send_stream("PUT", url, content=[document], headers=headers))
 
 
 def download_model(session: HttpSession, model: Json, destination: Path) -> list[Path]:
@@ -76,33 +69,12 @@ def download_model(session: HttpSession, model: Json, destination: Path) -> list
     run_id, root = model["source_run_id"], model["artifact_path"]
     if run_id is None:
         raise NotFound(f"logged model {model['model_id']} has no run holding its files")
-    listing = session.request(
-        "GET", f"/runs/{run_id}/artifacts", params={"path": root, "recursive": "true"}
-    )
-    written = []
-    http = session.raw()
-    for entry in listing["files"]:
-        if entry["is_dir"]:
-            continue
-        relative = entry["path"][len(root) + 1 :]
-        target = destination / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with http.stream("GET", _artifact_url(run_id, entry["path"])) as response:
-            raise_for(response)
-            with target.open("wb") as handle:
-                for block in response.iter_bytes(_BLOCK):
-                    digest.update(block)
-                    handle.write(block)
-        if digest.hexdigest() != entry["sha256"]:
-            target.unlink()
-            raise ArtifactCorrupted(
-                f"{entry['path']} arrived with sha256 {digest.hexdigest()}, "
-                f"expected {entry['sha256']}",
-                path=entry["path"],
-            )
-        written.append(target)
-    return written
+    files = remote_files(session, run_id, root)
+    return download_tree(session, run_id, root, destination, files, NoProgress())
+
+
+def _ignore(_n: int) -> None:
+    """Progress is not reported for model files."""
 
 
 def version_ref(uri: str) -> ModelVersionRef:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from modelyard.client._artifacts import ArtifactCalls
 from modelyard.client._datasets import DatasetCalls
 from modelyard.client._http import HttpSession
 from modelyard.client._logged_models import LoggedModelCalls
@@ -79,7 +80,7 @@ def _page_size(page_size: int | None, limit: int | None) -> int | None:
     return None if limit is None else min(limit, MAX_PAGE_SIZE)
 
 
-class Client(DatasetCalls, LoggedModelCalls):
+class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
     """A connection to one modelyard server (``MODELYARD_URL``, default http://127.0.0.1:5000)."""
 
     def __init__(

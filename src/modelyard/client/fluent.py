@@ -126,6 +126,14 @@ class ActiveRun:
         version: dict[str, Any] = logged["dataset"]
         return version
 
+    def log_artifact(self, local_path: str | Path, path: str | None = None) -> dict[str, Any]:
+        """Upload the file ``local_path`` as ``<path>/<its name>`` of this run's artifacts."""
+        return self.client.upload_artifact(self.id, local_path, path)
+
+    def log_artifacts(self, local_dir: str | Path, path: str | None = None) -> list[dict[str, Any]]:
+        """Upload every file below ``local_dir`` (keeping its layout) below ``path``."""
+        return self.client.upload_artifacts(self.id, local_dir, path)
+
     def log_model(
         self,
         path: str | Path,

@@ -35,7 +35,7 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "run_tag_run_fk": (errors.NotFound, "run does not exist"),
     "metric_series_run_fk": (errors.NotFound, "run does not exist"),
     "ingest_receipt_run_fk": (errors.NotFound, "run does not exist"),
-    # Raised by ingest_metric_staging_v1 (not a table constraint): metrics go to active runs only.
+    # Raised by ingest_metric_staging_v2 (not a table constraint): metrics go to active runs only.
     "metric_run_active": (errors.InvalidState, "run is deleted; restore it before logging to it"),
     "ingest_receipt_key_ck": (errors.InvalidInput, "idempotency key must be 1 to 128 characters"),
     "registered_model_name_uq": (

@@ -186,9 +186,9 @@ ALTER TABLE metric_chunk
 
 -- Block summaries of metric chunks, for charts: per block of 64 consecutive points of a chunk, the
 -- step, timestamp and value extremes. A chart of a million points then aggregates ~16,000 block
--- rows instead of a million points (queries/charts.sql). Filled lazily by the chart query, one
--- row per chunk; point_count is the chunk's size when it was summarised, so a chunk that grew by
--- an append (the only way a chunk changes) is summarised again. Deleting the chunk deletes this.
+-- rows instead of a million points (queries/charts.sql). One row per chunk, written by the ingest
+-- function in the transaction that writes or grows the chunk, so a chart only reads;
+-- point_count is the chunk's size. Deleting the chunk deletes this.
 CREATE TABLE metric_chunk_rollup (
     run_id      uuid               NOT NULL,
     key         text               NOT NULL,
@@ -237,6 +237,35 @@ CREATE TABLE ingest_receipt (
 
 CREATE INDEX ingest_receipt_created_idx ON ingest_receipt (created_at);
 
+-- The block summaries of one chunk's arrays (a row of metric_chunk_rollup without its key): per
+-- block of 64 consecutive points, in order, the first and last step (a chunk is sorted by step),
+-- the least and greatest timestamp and value (NaN above every number, PostgreSQL's float order).
+-- The store computes the same summaries while it encodes a batch (store/_metric_copy.py, a test
+-- holds the two equal), so an ingest does not aggregate every point here; this function
+-- summarises the chunks an append grows, batches staged by servers of the previous release, and
+-- (migration 0008) the chunks written before summaries were made on write.
+CREATE FUNCTION metric_block_summary_v1(
+    p_steps      bigint[],
+    p_timestamps bigint[],
+    p_vals       double precision[]
+) RETURNS TABLE (
+    min_steps bigint[], max_steps bigint[], min_times bigint[], max_times bigint[],
+    min_vals double precision[], max_vals double precision[]
+)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(g.min_step ORDER BY g.block), array_agg(g.max_step ORDER BY g.block),
+           array_agg(g.min_time ORDER BY g.block), array_agg(g.max_time ORDER BY g.block),
+           array_agg(g.min_val ORDER BY g.block), array_agg(g.max_val ORDER BY g.block)
+    FROM (
+        SELECT (p.ord - 1) / 64 AS block,
+               min(p.step) AS min_step, max(p.step) AS max_step,
+               min(p.ts) AS min_time, max(p.ts) AS max_time,
+               min(p.val) AS min_val, max(p.val) AS max_val
+        FROM unnest(p_steps, p_timestamps, p_vals) WITH ORDINALITY AS p (step, ts, val, ord)
+        GROUP BY 1
+    ) g
+$$;
+
 -- The session's staging table for the binary COPY of a metric batch, one row per chunk (see
 -- store/_metric_copy.py), created when the session lacks it. Called in every ingest transaction
 -- rather than once per connection: behind a transaction-mode pooler (PgBouncer) consecutive
@@ -265,11 +294,43 @@ BEGIN
 END;
 $$;
 
+-- Version 2 of the staging table adds each chunk's block summaries (a metric_chunk_rollup row
+-- without its key), computed by the store as it encodes the batch. A new name rather than new
+-- columns: behind a pooler, a session may still hold the first version's table.
+CREATE FUNCTION ensure_metric_staging_v2() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.metric_staging_v2') IS NULL THEN
+        CREATE TEMP TABLE metric_staging_v2 (
+            key        text               NOT NULL,
+            part       integer            NOT NULL,
+            n          integer            NOT NULL,
+            min_step   bigint             NOT NULL,
+            max_step   bigint             NOT NULL,
+            steps      bigint[]           NOT NULL,
+            timestamps bigint[]           NOT NULL,
+            vals       double precision[] NOT NULL,
+            min_steps  bigint[]           NOT NULL,
+            max_steps  bigint[]           NOT NULL,
+            min_times  bigint[]           NOT NULL,
+            max_times  bigint[]           NOT NULL,
+            min_vals   double precision[] NOT NULL,
+            max_vals   double precision[] NOT NULL
+        ) ON COMMIT DELETE ROWS;
+        ALTER TABLE pg_temp.metric_staging_v2
+            ALTER COLUMN steps SET STORAGE EXTERNAL,
+            ALTER COLUMN timestamps SET STORAGE EXTERNAL,
+            ALTER COLUMN vals SET STORAGE EXTERNAL;
+    END IF;
+END;
+$$;
+
 
 -- Applies one staged metric batch to a run, in the caller's transaction. The store COPYs the batch
--- into its session's pg_temp.metric_staging (queries/metrics.sql) as ready-made chunks: one row
--- per (key, part) holding at most chunk_points points sorted by (step, timestamp, value), parts
--- numbered from 0. A batch of any size thus costs one COPY and this one call.
+-- into its session's pg_temp.metric_staging_v2 (queries/metrics.sql) as ready-made chunks: one
+-- row per (key, part) holding at most chunk_points points sorted by (step, timestamp, value) and
+-- their block summaries, parts numbered from 0. A batch of any size thus costs one COPY and this
+-- one call.
 --
 --  1. The run must exist (NotFound) and be active (InvalidState); the errors carry a constraint
 --     name that modelyard/db/errors.py maps to the typed exception.
@@ -284,7 +345,10 @@ $$;
 --  4. A key whose new points fit in its newest chunk (tail_points + n <= p_append_limit) has
 --     them merged into that chunk; per-step logging thus fills chunks of up to p_append_limit
 --     points instead of leaving one-point rows. Otherwise each staged part becomes a new chunk.
-CREATE FUNCTION ingest_metric_staging_v1(
+--  5. Every chunk written or grown gets its block summaries (metric_chunk_rollup) in the same
+--     transaction: new chunks from the summaries staged with them, grown ones (a few hundred
+--     points at most) from their merged arrays. Charts then read summaries and never write.
+CREATE FUNCTION ingest_metric_staging_v2(
     p_run_id          uuid,
     p_idempotency_key text,
     p_append_limit    integer
@@ -313,7 +377,7 @@ BEGIN
             USING ERRCODE = 'check_violation', CONSTRAINT = 'metric_run_active';
     END IF;
 
-    SELECT coalesce(sum(m.n), 0) INTO v_count FROM pg_temp.metric_staging m;
+    SELECT coalesce(sum(m.n), 0) INTO v_count FROM pg_temp.metric_staging_v2 m;
 
     IF p_idempotency_key IS NOT NULL THEN
         INSERT INTO ingest_receipt (run_id, idempotency_key, point_count)
@@ -331,12 +395,12 @@ BEGIN
 
     WITH batch AS (
         SELECT m.key, sum(m.n)::integer AS n, count(*)::integer AS parts
-        FROM pg_temp.metric_staging m GROUP BY m.key
+        FROM pg_temp.metric_staging_v2 m GROUP BY m.key
     ), newest AS (
         -- The last point of a key's last part is its latest point in this batch.
         SELECT b.key, b.n, b.parts, m.n AS tail_n, m.steps[m.n] AS step,
                m.timestamps[m.n] AS ts, m.vals[m.n] AS val
-        FROM batch b JOIN pg_temp.metric_staging m ON m.key = b.key AND m.part = b.parts - 1
+        FROM batch b JOIN pg_temp.metric_staging_v2 m ON m.key = b.key AND m.part = b.parts - 1
     ), upserted AS (
         INSERT INTO metric_series AS s (
             run_id, key, experiment_id, last_value, last_step, last_timestamp,
@@ -384,16 +448,58 @@ BEGIN
              AS t(step, ts, val)
     )
     FROM unnest(v_keys, v_first_seq, v_appended) AS p(key, seq, appended)
-    JOIN pg_temp.metric_staging m ON m.key = p.key
+    JOIN pg_temp.metric_staging_v2 m ON m.key = p.key
     WHERE p.appended AND c.run_id = p_run_id AND c.key = p.key AND c.seq = p.seq;
 
     INSERT INTO metric_chunk (run_id, key, seq, min_step, max_step, steps, timestamps, vals)
     SELECT p_run_id, m.key, p.seq + m.part, m.min_step, m.max_step, m.steps, m.timestamps, m.vals
     FROM unnest(v_keys, v_first_seq, v_appended) AS p(key, seq, appended)
-    JOIN pg_temp.metric_staging m ON m.key = p.key
+    JOIN pg_temp.metric_staging_v2 m ON m.key = p.key
     WHERE NOT p.appended;
 
+    INSERT INTO metric_chunk_rollup AS r (
+        run_id, key, seq, point_count,
+        min_steps, max_steps, min_times, max_times, min_vals, max_vals
+    )
+    SELECT p_run_id, m.key, p.seq + m.part, m.n,
+           m.min_steps, m.max_steps, m.min_times, m.max_times, m.min_vals, m.max_vals
+    FROM unnest(v_keys, v_first_seq, v_appended) AS p(key, seq, appended)
+    JOIN pg_temp.metric_staging_v2 m ON m.key = p.key
+    WHERE NOT p.appended
+    UNION ALL
+    SELECT c.run_id, c.key, c.seq, cardinality(c.vals), b.*
+    FROM unnest(v_keys, v_first_seq, v_appended) AS p(key, seq, appended)
+    JOIN metric_chunk c ON c.run_id = p_run_id AND c.key = p.key AND c.seq = p.seq
+    CROSS JOIN LATERAL metric_block_summary_v1(c.steps, c.timestamps, c.vals) b
+    WHERE p.appended
+    ON CONFLICT ON CONSTRAINT metric_chunk_rollup_pk DO UPDATE SET
+        point_count = EXCLUDED.point_count,
+        min_steps = EXCLUDED.min_steps,
+        max_steps = EXCLUDED.max_steps,
+        min_times = EXCLUDED.min_times,
+        max_times = EXCLUDED.max_times,
+        min_vals = EXCLUDED.min_vals,
+        max_vals = EXCLUDED.max_vals;
+
     RETURN v_count;
+END;
+$$;
+
+-- The first version, for servers of the previous release during an upgrade: their batch, staged
+-- without summaries in pg_temp.metric_staging, is summarised here and applied by version 2.
+CREATE FUNCTION ingest_metric_staging_v1(
+    p_run_id          uuid,
+    p_idempotency_key text,
+    p_append_limit    integer
+) RETURNS integer
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM ensure_metric_staging_v2();
+    INSERT INTO pg_temp.metric_staging_v2
+    SELECT m.key, m.part, m.n, m.min_step, m.max_step, m.steps, m.timestamps, m.vals, b.*
+    FROM pg_temp.metric_staging m
+    CROSS JOIN LATERAL metric_block_summary_v1(m.steps, m.timestamps, m.vals) b;
+    RETURN ingest_metric_staging_v2(p_run_id, p_idempotency_key, p_append_limit);
 END;
 $$;
 
@@ -889,6 +995,9 @@ CREATE TABLE artifact_blob (
     -- Where the bytes are inside the store: a file path or object key; NULL in postgresql.
     locator    text,
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- Set by gc's mark phase on a blob nothing references; an upload never reuses such a blob
+    -- (it replaces it), and gc's sweep removes its bytes and row (docs/design.md says why).
+    condemned_at timestamptz,
     CONSTRAINT artifact_blob_pk PRIMARY KEY (blob_id),
     CONSTRAINT artifact_blob_sha256_ck CHECK (sha256 IS NULL OR octet_length(sha256) = 32),
     CONSTRAINT artifact_blob_size_ck CHECK (size >= 0)
@@ -896,6 +1005,10 @@ CREATE TABLE artifact_blob (
 
 -- One blob per content and store: the dedup lookup, and the rule that makes dedup exact.
 CREATE UNIQUE INDEX artifact_blob_content_uq ON artifact_blob (store_url, sha256);
+
+-- gc's sweep reads the condemned blobs of a store; few at any time, so a small partial index.
+CREATE INDEX artifact_blob_condemned_idx ON artifact_blob (store_url, blob_id)
+    WHERE condemned_at IS NOT NULL;
 
 -- The bytes of a postgresql-store blob, in chunks of 1 MiB (the last one shorter).
 CREATE TABLE artifact_chunk (

@@ -8,8 +8,9 @@ a few thousand points. Three paths, picked by how many points the range holds:
 * few (at most two per bucket): the points themselves, full detail (``charts.points``);
 * up to ``BLOCK`` per bucket: the points bucketed by x in SQL (``charts.buckets_from_points``);
 * more: block summaries bucketed in SQL (``charts.buckets_from_blocks``). ``metric_chunk_rollup``
-  holds, per chunk, the extremes of each block of ``BLOCK`` points; it is filled by the first
-  chart of a series and refreshed for chunks that grew since, in the same transaction.
+  holds, per chunk, the extremes of each block of ``BLOCK`` points; the metric ingest writes it
+  with the chunk (store/_metric_copy.py), so a chart only reads, and the first chart of a long
+  series costs what the next one does.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from modelyard.errors import InvalidInput, NotFound
 from modelyard.sql import query
 from modelyard.store import validation
 from modelyard.store._base import Repository
+from modelyard.store._metric_copy import ROLLUP_BLOCK
 from modelyard.store.validation import check_int64
 
 Axis = Literal["step", "time"]
 AXES: tuple[str, ...] = ("step", "time")
 # Points per block summary: small enough that a block is far narrower than a bucket when the
 # block path is taken, large enough that a million points are ~16,000 block rows.
-BLOCK = 64
+BLOCK = ROLLUP_BLOCK
 MIN_BUCKETS = 2
 MAX_BUCKETS = 8192
 
@@ -85,7 +87,6 @@ class MetricCharts(Repository):
             "buckets": buckets,
         }
         async with self.transaction() as conn:
-            await conn.execute(query("charts.refresh_rollups"), params)
             cur = await conn.execute(query("charts.bounds"), params)
             row: Any = await cur.fetchone()
             x_min, x_max, total = row if row else (None, None, 0)

@@ -3,7 +3,7 @@
 Points are stored column-wise in chunks (``metric_chunk``: parallel ``steps``, ``timestamps`` and
 ``vals`` arrays of up to ``chunk_points`` points of one series), and ``metric_series`` keeps one
 row per (run, key) with the latest point and the counts. A write is one binary COPY into the
-connection's staging table and one call of ``ingest_metric_staging_v1`` (schema.sql), all in one
+connection's staging table and one call of ``ingest_metric_staging_v2`` (schema.sql), all in one
 transaction; a read fetches a few arrays instead of a row per point. docs/design.md has the why.
 
 Unknown runs raise NotFound everywhere; an unknown key of an existing run has an empty history

@@ -20,9 +20,13 @@ SELECT pg_advisory_xact_lock(%(namespace)s, hashtext(%(run_id)s::text))
 SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)
 
 -- name: find_blob
-SELECT blob_id, size, locator
+-- FOR KEY SHARE, held to commit: gc's mark (FOR UPDATE SKIP LOCKED) passes over a blob an upload
+-- is about to reuse, and an upload waits for a gc that holds the blob, then sees it condemned
+-- or gone. Does not block other uploads of the same content (see modelyard/artifacts/gc.py).
+SELECT blob_id, size, locator, condemned_at IS NOT NULL AS condemned
 FROM artifact_blob
 WHERE store_url = %(store_url)s AND sha256 = %(sha256)s
+FOR KEY SHARE
 
 -- name: insert_blob
 INSERT INTO artifact_blob (store_url, sha256, size, locator)

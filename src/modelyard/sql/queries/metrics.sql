@@ -1,14 +1,16 @@
 -- Queries of the metric store (modelyard/store/metrics.py).
 
 -- name: ensure_staging
-SELECT ensure_metric_staging_v1()
+SELECT ensure_metric_staging_v2()
 
 -- name: copy_staging
-COPY pg_temp.metric_staging (key, part, n, min_step, max_step, steps, timestamps, vals)
-FROM STDIN (FORMAT BINARY)
+COPY pg_temp.metric_staging_v2 (
+    key, part, n, min_step, max_step, steps, timestamps, vals,
+    min_steps, max_steps, min_times, max_times, min_vals, max_vals
+) FROM STDIN (FORMAT BINARY)
 
 -- name: ingest
-SELECT ingest_metric_staging_v1(%(run_id)s, %(idempotency_key)s, %(append_limit)s)
+SELECT ingest_metric_staging_v2(%(run_id)s, %(idempotency_key)s, %(append_limit)s)
 
 -- name: run_exists
 SELECT EXISTS (SELECT 1 FROM run WHERE run_id = %(run_id)s)

@@ -42,22 +42,14 @@ ORDER BY r.start_time DESC, r.run_id
 LIMIT %(limit)s
 
 -- name: metric_extremes
--- Minimum and maximum of the given metrics of the given runs: over the chunk summaries where a
--- chunk has one, else over the chunk's points. NaN is above every number, as in sorting.
-SELECT c.run_id, c.key,
-       min(coalesce(ro.lo, pt.lo)) AS min_value, max(coalesce(ro.hi, pt.hi)) AS max_value
-FROM metric_chunk c
-LEFT JOIN metric_chunk_rollup r
-       ON r.run_id = c.run_id AND r.key = c.key AND r.seq = c.seq
-      AND r.point_count = cardinality(c.vals)
-LEFT JOIN LATERAL (
-    SELECT min(v) AS lo, max(w) AS hi FROM unnest(r.min_vals, r.max_vals) AS u (v, w)
-) ro ON r.seq IS NOT NULL
-LEFT JOIN LATERAL (
-    SELECT min(v) AS lo, max(v) AS hi FROM unnest(c.vals) AS u (v)
-) pt ON r.seq IS NULL
-WHERE c.run_id = ANY(%(run_ids)s::uuid[]) AND c.key = ANY(%(keys)s::text[])
-GROUP BY c.run_id, c.key
+-- Minimum and maximum of the given metrics of the given runs, from the chunk summaries alone (the
+-- ingest writes one with every chunk), so the points are never read. NaN is above every number,
+-- as in sorting.
+SELECT r.run_id, r.key, min(u.lo) AS min_value, max(u.hi) AS max_value
+FROM metric_chunk_rollup r
+CROSS JOIN LATERAL unnest(r.min_vals, r.max_vals) AS u (lo, hi)
+WHERE r.run_id = ANY(%(run_ids)s::uuid[]) AND r.key = ANY(%(keys)s::text[])
+GROUP BY r.run_id, r.key
 
 -- name: metric_keys
 -- The metric keys logged in an experiment: a loose index scan of metric_series_sort_idx

@@ -1,0 +1,175 @@
+"""Garbage collection of artifact bytes: unreferenced blobs and abandoned partial uploads.
+
+A blob is removed in two phases, so that an upload deduplicating against it can never end with
+a reference to missing bytes:
+
+1. **Mark.** Lock a batch of blobs that look unreferenced ``FOR UPDATE SKIP LOCKED``, then, in
+   a new statement, set ``condemned_at`` on those that still have no reference. An upload that
+   is about to reuse a blob holds it ``FOR KEY SHARE`` from its lookup to its commit (and
+   inserting a reference takes the same lock, through the foreign key), so the mark skips it;
+   once the mark holds the row lock no reference can appear, and every earlier one has
+   committed and is seen by the second statement's snapshot.
+2. **Sweep.** Lock condemned blobs ``FOR UPDATE SKIP LOCKED``, remove their bytes from the
+   backend, delete their rows, commit. An upload of the same content waits on the row lock in
+   its lookup, then finds no blob and publishes its own bytes.
+
+An upload that finds a condemned blob (marked, not yet swept, or a sweep that died after
+removing the bytes) never reuses it: it removes what is left of it and publishes its own bytes
+under its content lock (``ArtifactStore._publish``). Every step is idempotent, so a gc killed at
+any point is finished by the next one. Partial uploads live outside the index (a staging file,
+an unfinished S3 multipart upload); the backend's ``sweep`` removes those older than a cutoff.
+A postgresql-store upload is one transaction and leaves nothing to sweep.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from psycopg.rows import dict_row
+
+from modelyard.artifacts.backend import Backend, BlobRef, Conn
+from modelyard.progress import NoProgress, Progress
+from modelyard.sql import query
+
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class Removed:
+    """One thing gc removed (or would remove): a blob by sha256, or a staged upload."""
+
+    what: str
+    size: int
+
+
+@dataclass
+class StoreReport:
+    """What gc removed (or would remove) from one store."""
+
+    store_url: str
+    blobs: list[Removed] = field(default_factory=list)
+    uploads: list[Removed] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What the run and model purge before the blob gc removed (for a dry run's preview)."""
+
+    run_ids: Sequence[uuid.UUID] = ()
+    # (source run, artifact directory) of each purged logged model.
+    model_dirs: Sequence[tuple[uuid.UUID | None, str]] = ()
+
+
+async def collect_store(
+    conn: Conn,
+    backend: Backend,
+    *,
+    uploads_older_than: float,
+    dry_run: bool = False,
+    purged: Purged | None = None,
+    progress: Progress | None = None,
+    batch: int = BATCH,
+) -> StoreReport:
+    """Remove the unreferenced blobs and stale partial uploads of ``backend``'s store.
+
+    ``conn`` is in autocommit mode; every batch is its own transaction. ``uploads_older_than``
+    is in seconds. A dry run changes nothing and reports the blobs that the purge described by
+    ``purged`` would leave unreferenced, as well as those unreferenced already.
+    """
+    progress = progress or NoProgress()
+    report = StoreReport(store_url=backend.url)
+    if dry_run:
+        report.blobs = await _preview(conn, backend.url, purged or Purged())
+    else:
+        await _mark(conn, backend.url, batch)
+        report.blobs = await _sweep(conn, backend, batch, progress)
+    swept = await backend.sweep(uploads_older_than, dry_run)
+    report.uploads = [Removed(what=item.what, size=item.size) for item in swept]
+    return report
+
+
+async def _mark(conn: Conn, store_url: str, batch: int) -> int:
+    condemned = 0
+    after = 0
+    while True:
+        async with conn.transaction():
+            cur = await conn.execute(
+                query("artifact_gc.lock_unreferenced"),
+                {"store_url": store_url, "after": after, "batch": batch},
+            )
+            locked = [cast(int, row[0]) for row in await cur.fetchall()]
+            if not locked:
+                return condemned
+            after = locked[-1]
+            cur = await conn.execute(query("artifact_gc.condemn"), {"blob_ids": locked})
+            condemned += len(await cur.fetchall())
+
+
+async def _count_condemned(conn: Conn, store_url: str) -> int:
+    cur = await conn.execute(query("artifact_gc.count_condemned"), {"store_url": store_url})
+    row = await cur.fetchone()
+    return int(str(row[0])) if row else 0
+
+
+async def _sweep(conn: Conn, backend: Backend, batch: int, progress: Progress) -> list[Removed]:
+    removed: list[Removed] = []
+    total = await _count_condemned(conn, backend.url)
+    after = 0
+    with progress.phase(f"removing unreferenced blobs from {backend.url}", total) as advance:
+        while True:
+            async with conn.transaction():
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(
+                    query("artifact_gc.lock_condemned"),
+                    {"store_url": backend.url, "after": after, "batch": batch},
+                )
+                rows = await cur.fetchall()
+                if not rows:
+                    return removed
+                after = rows[-1]["blob_id"]
+                live = [row["blob_id"] for row in rows if row["referenced"]]
+                if live:
+                    await conn.execute(query("artifact_gc.pardon"), {"blob_ids": live})
+                doomed = [row for row in rows if not row["referenced"]]
+                # Bytes first, row last, all under the row locks: a crash in between leaves a
+                # condemned row whose bytes are (partly) gone, which no upload reuses and the
+                # next gc deletes.
+                for row in doomed:
+                    await backend.remove(_blob(row))
+                await conn.execute(
+                    query("artifact_gc.delete_blobs"),
+                    {"blob_ids": [row["blob_id"] for row in doomed]},
+                )
+            removed.extend(Removed(what=_name(row["sha256"]), size=row["size"]) for row in doomed)
+            advance(len(rows))
+
+
+async def _preview(conn: Conn, store_url: str, purged: Purged) -> list[Removed]:
+    cur = await conn.execute(
+        query("artifact_gc.preview_blobs"),
+        {
+            "store_url": store_url,
+            "purged_runs": list(purged.run_ids),
+            "model_runs": [run_id for run_id, _ in purged.model_dirs],
+            "model_paths": [path for _, path in purged.model_dirs],
+        },
+    )
+    return [
+        Removed(what=_name(sha256), size=cast(int, size)) for sha256, size in await cur.fetchall()
+    ]
+
+
+def _blob(row: dict[str, object]) -> BlobRef:
+    return BlobRef(
+        blob_id=cast(int, row["blob_id"]),
+        sha256=bytes(cast(bytes, row["sha256"] or b"")),
+        size=cast(int, row["size"]),
+        locator=cast("str | None", row["locator"]),
+    )
+
+
+def _name(sha256: object) -> str:
+    return f"blob {bytes(cast(bytes, sha256)).hex()}" if sha256 is not None else "blob (unsealed)"

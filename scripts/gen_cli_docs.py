@@ -92,6 +92,45 @@ modelyard webhooks update 5f0c6d2e9b7a4c51a3e2d1f0b9c8a7e6 --rotate-secret --sec
 modelyard webhooks dead-letters --json
 ```
 """,
+    "workspaces": """\
+Workspaces hold experiments, runs and models; `default` always exists. Like the other identity
+commands (`users`, `members`, `tokens`) this works on the database directly, not through a
+server, so it runs before any token exists. [Security](security.md#authentication).
+
+```sh
+modelyard workspaces create vision
+modelyard workspaces list --json
+```
+""",
+    "users": """\
+Users and service accounts. There are no default credentials: the first server admin is made
+here, on the database, and gets a token with `tokens create`.
+
+```sh
+modelyard --database-url postgresql://db_admin@db/ml_models users create alice --admin
+modelyard users create ci-bot --service-account
+```
+""",
+    "members": """\
+A user's role in a workspace: `reader` reads, `editor` also writes, `admin` also manages the
+workspace's webhooks. Adding a member again changes the role.
+
+```sh
+modelyard members add vision bob --role editor
+modelyard members list --workspace vision
+```
+""",
+    "tokens": """\
+API tokens (`myd_<id>_<secret>`), printed once when made and stored only as a hash. `--workspace`
+limits a token to one workspace; `--expires` gives it a lifetime. `revoke` takes the id that
+`list` shows and holds from the next request on. Clients send the token from `MODELYARD_TOKEN`.
+
+```sh
+export MODELYARD_TOKEN=$(modelyard tokens create --user alice --expires 30d)
+modelyard tokens list --user alice
+modelyard tokens revoke 3f9c0a1b2d4e
+```
+""",
     "worker": """\
 Delivers webhooks without serving HTTP, for deployments that keep delivery apart from the API
 (start those servers with `--no-webhook-dispatcher`). Any number of workers and servers may

@@ -3,8 +3,9 @@
 The CLI resolves every value from its flag, then its ``MODELYARD_*`` environment variable, then
 the default (click does this, and ``--help`` shows the variable), and passes one ``Settings``
 object down: the server and the store never read the environment. The only other readers are
-the Python client (``MODELYARD_URL``, for training code that has no CLI in front of it) and the
-CLI's error handler (``MODELYARD_DEBUG``, to show a traceback).
+the Python client (``MODELYARD_URL``, ``MODELYARD_TOKEN``, ``MODELYARD_WORKSPACE``, for training
+code that has no CLI in front of it) and the CLI's error handler (``MODELYARD_DEBUG``, to show a
+traceback).
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class Settings:
     # Signs the web UI's CSRF tokens. None: the server makes a random one at start (the runner,
     # before forking, so all workers share it); there is no default secret.
     ui_secret: bytes | None = None
+    # Require an API token on every request but /health and /ready (docs/security.md). The CLI
+    # turns it on by default when the server binds to a non-loopback address.
+    auth: bool = False
+    # With auth on: /metrics needs a server admin's token too (off: Prometheus scrapes it freely).
+    metrics_auth: bool = False
     # Webhooks (docs/webhooks.md). Plain http and loopback/private receivers only when allowed.
     webhook_allow_private: bool = False
     # A Fernet key; None: the data directory's webhook-secret.key (made on first use).

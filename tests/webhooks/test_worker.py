@@ -32,11 +32,16 @@ async def test_killed_after_the_2xx_is_redelivered_with_the_same_id(
                 "--database-url",
                 database_url,
                 "worker",
-                "--webhook-allow-private",
                 "--webhook-timeout",
                 "4",
             ],
-            env={**os.environ, "MODELYARD_WEBHOOK_SECRET_KEY": settings.webhook_secret_key},
+            # The receiver is on 127.0.0.1: allowed through the variable (the CLI test uses
+            # the flag), so both spellings of the setting are exercised.
+            env={
+                **os.environ,
+                "MODELYARD_WEBHOOK_SECRET_KEY": settings.webhook_secret_key,
+                "MODELYARD_WEBHOOK_ALLOW_PRIVATE": "1",
+            },
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -19,6 +19,7 @@ from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.datasets import datasets
 from modelyard.cli.gc import gc_command
+from modelyard.cli.identities import members, tokens, users, workspaces
 from modelyard.cli.lineage import lineage_command
 from modelyard.cli.registry import models, versions
 from modelyard.cli.serve import server
@@ -55,6 +56,10 @@ for command in (
     gc_command,
     webhooks,
     worker,
+    workspaces,
+    users,
+    members,
+    tokens,
 ):
     cli.add_command(command)
 

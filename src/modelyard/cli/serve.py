@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from typing import Any
 
 import click
@@ -12,6 +13,33 @@ from modelyard.cli._globals import global_options
 from modelyard.cli.worker import webhook_options, with_webhook_settings
 from modelyard.database import open_database
 from modelyard.settings import Settings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def auth_enabled(host: str, flag: bool | None) -> bool:
+    """``--auth``/``--no-auth`` as given; unset, on unless the server listens on loopback only."""
+    return flag if flag is not None else not is_loopback(host)
+
+
+def auth_notice(host: str, auth: bool) -> str:
+    """The line the server prints at start about authentication."""
+    if auth:
+        return "authentication is on: requests need a token (modelyard tokens create)"
+    if is_loopback(host):
+        return f"authentication is off ({host} is loopback only); --auth turns it on"
+    return (
+        f"WARNING: authentication is OFF on {host}: anyone who reaches this port can read, "
+        "change and delete everything (--no-auth was given)"
+    )
 
 
 @click.command()
@@ -61,6 +89,19 @@ from modelyard.settings import Settings
     default=True,
     help="Deliver webhooks in this server; turn off when `modelyard worker` processes do.",
 )
+@option(
+    "--auth/--no-auth",
+    envvar="MODELYARD_AUTH",
+    default=None,
+    show_default="on when --host is not a loopback address",
+    help="Require an API token (Authorization: Bearer) on every request but /health and /ready.",
+)
+@option(
+    "--metrics-auth/--no-metrics-auth",
+    envvar="MODELYARD_METRICS_AUTH",
+    default=False,
+    help="With --auth, /metrics needs a server admin's token too.",
+)
 @webhook_options
 @click.pass_obj
 def server(
@@ -74,6 +115,8 @@ def server(
     max_body_mb: int,
     max_artifact_mb: int,
     webhook_dispatcher: bool,
+    auth: bool | None,
+    metrics_auth: bool,
     **webhook_values: Any,
 ) -> None:
     """Run the modelyard server until interrupted."""
@@ -91,8 +134,11 @@ def server(
         max_artifact_bytes=max_artifact_mb * 1024 * 1024,
         prepared_statements=prepared_statements,
         webhook_dispatcher=webhook_dispatcher,
+        auth=auth_enabled(host, auth),
+        metrics_auth=metrics_auth,
     )
     settings = with_webhook_settings(settings, webhook_values)
     with open_database(settings, for_serving=True) as dsn:
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)
+        click.echo(auth_notice(host, settings.auth), err=True)
         serve(settings, dsn)

@@ -20,6 +20,21 @@ _GATEWAY_STATUSES = frozenset({502, 503, 504})
 _encoder = msgspec.json.Encoder()
 
 
+WORKSPACE_HEADER = "X-Modelyard-Workspace"
+
+
+def auth_headers(token: str | None, workspace: str | None) -> dict[str, str]:
+    """``Authorization`` from ``token`` or ``MODELYARD_TOKEN``; the workspace header if given."""
+    headers: dict[str, str] = {}
+    token = token or os.environ.get("MODELYARD_TOKEN")
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    workspace = workspace or os.environ.get("MODELYARD_WORKSPACE")
+    if workspace:
+        headers[WORKSPACE_HEADER] = workspace
+    return headers
+
+
 def resolve_url(url: str | None) -> str:
     """The server URL: the argument, else ``MODELYARD_URL``, else the local default."""
     return (url or os.environ.get("MODELYARD_URL") or DEFAULT_URL).rstrip("/")
@@ -40,6 +55,8 @@ class HttpSession:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
+        workspace: str | None = None,
     ) -> None:
         self.url = resolve_url(url)
         try:
@@ -47,7 +64,7 @@ class HttpSession:
                 base_url=f"{self.url}/api/v1",
                 timeout=timeout,
                 transport=transport,
-                headers={"user-agent": "modelyard-client"},
+                headers={"user-agent": "modelyard-client", **auth_headers(token, workspace)},
             )
         except httpx.InvalidURL as exc:
             raise InvalidInput(f"invalid server URL {self.url!r}: {exc}", field="url") from exc

@@ -89,8 +89,12 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
+        workspace: str | None = None,
     ) -> None:
-        self._session = HttpSession(url, timeout=timeout, transport=transport)
+        self._session = HttpSession(
+            url, timeout=timeout, transport=transport, token=token, workspace=workspace
+        )
         self.url = self._session.url
 
     def close(self) -> None:

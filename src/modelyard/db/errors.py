@@ -80,6 +80,17 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "webhook_url_ck": (errors.InvalidInput, "webhook URL must be 1 to 2048 characters"),
     "webhook_events_ck": (errors.InvalidInput, "a webhook needs 1 to 32 events"),
     "webhook_status_ck": (errors.InvalidInput, "status must be ACTIVE or DISABLED"),
+    "workspace_name_uq": (errors.AlreadyExists, "a workspace with this name already exists"),
+    "workspace_name_ck": (
+        errors.InvalidInput,
+        "workspace name must be 1 to 63 lowercase letters, digits, _ or -, starting with a "
+        "letter or digit",
+    ),
+    "app_user_name_uq": (errors.AlreadyExists, "a user with this name already exists"),
+    "app_user_name_ck": (
+        errors.InvalidInput,
+        "user name must be 1 to 128 letters, digits, _ . @ or -, starting with a letter or digit",
+    ),
     "model_alias_name_ck": (
         errors.InvalidInput,
         "alias must be 1 to 255 letters, digits, _ or -, and not 'latest' or a version like v1",

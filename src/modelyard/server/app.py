@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.artifacts.store import ArtifactStore, open_backend
+from modelyard.auth.credentials import Identities
 from modelyard.server import observability
 from modelyard.server.api import (
     artifacts,
@@ -26,6 +27,7 @@ from modelyard.server.api import (
     versions,
     webhooks,
 )
+from modelyard.server.guard import guard_routes
 from modelyard.server.request_id import RequestIdMiddleware
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
@@ -65,6 +67,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             prepared_statements=settings.prepared_statements,
         )
         app.state.store = store
+        app.state.identities = Identities(store.pool)
         backend = open_backend(settings.artifact_store, store.pool)
         app.state.artifacts = ArtifactStore(
             store.pool, backend, max_bytes=settings.max_artifact_bytes
@@ -93,6 +96,8 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # Deny by default: every route, whichever module mounted it, answers only through its guard.
+    guard_routes(app.router.routes)
     app.state.settings = settings
     app.state.conninfo = conninfo
     # Signs the UI's CSRF tokens; the runner makes one per server start, shared by its workers.

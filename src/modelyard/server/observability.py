@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelyard.auth.access import Access, access
 from modelyard.server.responses import JSON
 from modelyard.sql import migrations, query
 from modelyard.store._base import Pool
@@ -140,11 +141,13 @@ class MetricsMiddleware:
                 )
 
 
+@access(Access.PUBLIC)
 async def health(request: Request) -> Response:
     """Liveness: the process answers. Never touches the database."""
     return JSON({"status": "ok"})
 
 
+@access(Access.PUBLIC)
 async def ready(request: Request) -> Response:
     """Readiness: the database answers through the pool and has every migration we need.
 
@@ -172,6 +175,7 @@ async def ready(request: Request) -> Response:
     return JSON({"status": "ready", "schema_version": max(applied)})
 
 
+@access(Access.METRICS)
 async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics = request.app.state.metrics
     return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")

@@ -95,18 +95,26 @@ class Dispatcher(Repository):
         room = self._settings.webhook_concurrency - len(self._in_flight)
         try:
             claimed = await self._claim(room) if room > 0 else []
-            if room > 0 and len(claimed) == room:
-                return 0.0  # there may be more due right now
+        except ModelyardError as exc:
+            log.warning(
+                "webhook dispatcher cannot reach the database", extra={"error": exc.message}
+            )
+            return poll
+        # Started before anything else can fail: a claimed delivery not attempted now would
+        # wait out its lease.
+        for job in claimed:
+            task = asyncio.create_task(self._deliver(job, sender))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        if room > 0 and len(claimed) == room:
+            return 0.0  # there may be more due right now
+        try:
             due = await self._next_due()
         except ModelyardError as exc:
             log.warning(
                 "webhook dispatcher cannot reach the database", extra={"error": exc.message}
             )
             return poll
-        for job in claimed:
-            task = asyncio.create_task(self._deliver(job, sender))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
         return poll if due is None else min(poll, max(due, 0.005))
 
     def _finished(self, task: asyncio.Task[None]) -> None:

@@ -67,10 +67,26 @@ class Target:
     addresses: tuple[IPAddress, ...]
 
 
+# NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address reached.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form reaches: IPv4-mapped, 6to4 or NAT64 (else None)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why ``address`` may not be called, or None when it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # Judged by the IPv4 address it carries: 6to4 of 127.0.0.1 is loopback all the same.
+        address = embedded_ipv4(address) or address
     if address.is_link_local:
         return "a link-local address (cloud metadata lives there)"
     if address.is_multicast:

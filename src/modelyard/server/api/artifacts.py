@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from modelyard.artifacts import paths
 from modelyard.artifacts.store import ArtifactEntry, ArtifactFile, ArtifactStore
+from modelyard.auth.access import Access, access
 from modelyard.errors import (
     ArtifactCorrupted,
     MalformedRequest,
@@ -80,6 +81,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+@access(Access.WRITE)
 async def upload_artifact(request: Request) -> Response:
     target_run, path = _target(request)
     store = artifacts(request)
@@ -96,6 +98,7 @@ async def upload_artifact(request: Request) -> Response:
     return JSON(stored, status_code=201)
 
 
+@access(Access.READ)
 async def download_artifact(request: Request) -> Response:
     target_run, path = _target(request)
     store = artifacts(request)
@@ -136,12 +139,14 @@ async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIter
         raise
 
 
+@access(Access.WRITE)
 async def delete_artifact(request: Request) -> Response:
     target_run = uuid.UUID(run_id(request))
     await artifacts(request).delete(target_run, paths.check_directory(path_str(request, "path")))
     return no_content()
 
 
+@access(Access.READ)
 async def list_artifacts(request: Request) -> Response:
     target_run = uuid.UUID(run_id(request))
     directory = paths.check_directory(DIRECTORY.parse(request))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import path_str, run_id, store
 from modelyard.server.api._routing import ApiRoute, Query
@@ -31,11 +32,13 @@ def _name(request: Request) -> str:
     return path_str(request, "name")
 
 
+@access(Access.WRITE)
 async def log_dataset_version(request: Request) -> Response:
     spec = await decode(request, DatasetSpec)
     return JSON(await store(request).datasets.log_version(spec))
 
 
+@access(Access.READ)
 async def list_datasets(request: Request) -> Response:
     page = await store(request).datasets.list(
         name_like=NAME_LIKE.parse(request),
@@ -45,10 +48,12 @@ async def list_datasets(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_dataset(request: Request) -> Response:
     return JSON(await store(request).datasets.get(_name(request)))
 
 
+@access(Access.READ)
 async def list_dataset_versions(request: Request) -> Response:
     page = await store(request).datasets.list_versions(
         _name(request), limit=LIMIT.parse(request), page_token=PAGE_TOKEN.parse(request)
@@ -56,11 +61,13 @@ async def list_dataset_versions(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_dataset_version(request: Request) -> Response:
     version = await store(request).datasets.get_version(_name(request), path_str(request, "digest"))
     return JSON(version)
 
 
+@access(Access.WRITE)
 async def log_run_inputs(request: Request) -> Response:
     target = run_id(request)
     body = await decode(request, s.LogInputs)
@@ -68,6 +75,7 @@ async def log_run_inputs(request: Request) -> Response:
     return JSON(RunInputs(datasets=logged, models=body.models))
 
 
+@access(Access.READ)
 async def get_run_inputs(request: Request) -> Response:
     target = run_id(request)
     opened = store(request)
@@ -77,6 +85,7 @@ async def get_run_inputs(request: Request) -> Response:
     return JSON(RunInputs(datasets=found[target], models=models[target]))
 
 
+@access(Access.WRITE)
 async def log_run_outputs(request: Request) -> Response:
     target = run_id(request)
     body = await decode(request, s.LogOutputs)
@@ -84,6 +93,7 @@ async def log_run_outputs(request: Request) -> Response:
     return JSON(RunOutputs(datasets=logged, models=body.models))
 
 
+@access(Access.READ)
 async def get_run_outputs(request: Request) -> Response:
     target = run_id(request)
     opened = store(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import experiment_id, no_content, path_str, store
 from modelyard.server.api._routing import ApiRoute, Query
@@ -22,6 +23,7 @@ LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1
 PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 
 
+@access(Access.WRITE)
 async def create_experiment(request: Request) -> Response:
     body = await decode(request, s.CreateExperiment)
     created = await store(request).experiments.create(
@@ -33,6 +35,7 @@ async def create_experiment(request: Request) -> Response:
     return JSON(created, status_code=201)
 
 
+@access(Access.READ)
 async def list_experiments(request: Request) -> Response:
     page = await store(request).experiments.list(
         lifecycle=LIFECYCLE.parse(request),
@@ -42,14 +45,17 @@ async def list_experiments(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_experiment(request: Request) -> Response:
     return JSON(await store(request).experiments.get(experiment_id(request)))
 
 
+@access(Access.READ)
 async def get_experiment_by_name(request: Request) -> Response:
     return JSON(await store(request).experiments.get_by_name(path_str(request, "name")))
 
 
+@access(Access.WRITE)
 async def update_experiment(request: Request) -> Response:
     target = experiment_id(request)
     body = await decode(request, s.UpdateExperiment)
@@ -60,11 +66,13 @@ async def update_experiment(request: Request) -> Response:
     )
 
 
+@access(Access.WRITE)
 async def delete_experiment(request: Request) -> Response:
     await store(request).experiments.delete(experiment_id(request))
     return no_content()
 
 
+@access(Access.WRITE)
 async def restore_experiment(request: Request) -> Response:
     target = experiment_id(request)
     experiments = store(request).experiments
@@ -72,6 +80,7 @@ async def restore_experiment(request: Request) -> Response:
     return JSON(await experiments.get(target))
 
 
+@access(Access.WRITE)
 async def set_experiment_tag(request: Request) -> Response:
     target = experiment_id(request)
     body = await decode(request, s.TagValue)
@@ -79,6 +88,7 @@ async def set_experiment_tag(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def delete_experiment_tag(request: Request) -> Response:
     target = experiment_id(request)
     await store(request).experiments.delete_tag(target, path_str(request, "key"))

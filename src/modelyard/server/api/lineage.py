@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api._request import store
 from modelyard.server.api._routing import ApiRoute, Query
 from modelyard.server.responses import JSON
@@ -28,6 +29,7 @@ DEPTH = Query(
 )
 
 
+@access(Access.READ)
 async def get_lineage(request: Request) -> Response:
     uri = URI.parse(request)
     graph = await store(request).lineage.graph(uri, depth=DEPTH.parse(request))

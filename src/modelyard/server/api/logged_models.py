@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store
 from modelyard.server.api._routing import ApiRoute, Query
@@ -28,6 +29,7 @@ def _model_id(request: Request) -> str:
     return check_model_id(path_str(request, "model_id"))
 
 
+@access(Access.WRITE)
 async def create_logged_model(request: Request) -> Response:
     body = await decode(request, s.CreateLoggedModel)
     created = await store(request).logged_models.create(
@@ -44,6 +46,7 @@ async def create_logged_model(request: Request) -> Response:
     return JSON(created, status_code=201)
 
 
+@access(Access.READ)
 async def list_logged_models(request: Request) -> Response:
     page = await store(request).logged_models.list(
         EXPERIMENT.parse(request), limit=LIMIT.parse(request), page_token=PAGE_TOKEN.parse(request)
@@ -51,10 +54,12 @@ async def list_logged_models(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_logged_model(request: Request) -> Response:
     return JSON(await store(request).logged_models.get(_model_id(request)))
 
 
+@access(Access.WRITE)
 async def finalize_logged_model(request: Request) -> Response:
     model_id = _model_id(request)
     body = await decode(request, s.FinalizeLoggedModel)
@@ -64,6 +69,7 @@ async def finalize_logged_model(request: Request) -> Response:
     return JSON(done)
 
 
+@access(Access.WRITE)
 async def set_logged_model_tag(request: Request) -> Response:
     model_id = _model_id(request)
     body = await decode(request, s.TagValue)
@@ -71,6 +77,7 @@ async def set_logged_model_tag(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def delete_logged_model_tag(request: Request) -> Response:
     await store(request).logged_models.delete_tag(_model_id(request), path_str(request, "key"))
     return no_content()

@@ -16,6 +16,7 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput, MalformedRequest
 from modelyard.server.api._nonfinite import (
     WireFloat,
@@ -157,6 +158,7 @@ def _slow_columns(
     return body.keys, column_from_wire(body.values), body.steps, body.timestamps
 
 
+@access(Access.WRITE)
 async def log_metrics(request: Request) -> Response:
     target = run_id(request)
     batch = _batch(await read_body(request))
@@ -166,6 +168,7 @@ async def log_metrics(request: Request) -> Response:
     return JSON(LogMetricsResult(accepted=accepted))
 
 
+@access(Access.READ)
 async def latest_metrics(request: Request) -> Response:
     latest = await store(request).metrics.latest(run_id(request))
     items = [
@@ -175,6 +178,7 @@ async def latest_metrics(request: Request) -> Response:
     return JSON(LatestMetrics(items=items))
 
 
+@access(Access.READ)
 async def metric_history(request: Request) -> Response:
     history = await store(request).metrics.history(
         run_id(request),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store
 from modelyard.server.api._routing import ApiRoute, Query
@@ -25,6 +26,7 @@ def _name(request: Request) -> str:
     return path_str(request, "name")
 
 
+@access(Access.WRITE)
 async def create_model(request: Request) -> Response:
     body = await decode(request, s.CreateModel)
     created = await store(request).registry.create_model(
@@ -33,6 +35,7 @@ async def create_model(request: Request) -> Response:
     return JSON(created, status_code=201)
 
 
+@access(Access.READ)
 async def list_models(request: Request) -> Response:
     page = await store(request).registry.list_models(
         name_like=NAME_LIKE.parse(request),
@@ -42,10 +45,12 @@ async def list_models(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_model(request: Request) -> Response:
     return JSON(await store(request).registry.get_model(_name(request)))
 
 
+@access(Access.WRITE)
 async def update_model(request: Request) -> Response:
     name = _name(request)
     body = await decode(request, s.UpdateModel)
@@ -58,11 +63,13 @@ async def update_model(request: Request) -> Response:
     )
 
 
+@access(Access.WRITE)
 async def delete_model(request: Request) -> Response:
     await store(request).registry.delete_model(_name(request))
     return no_content()
 
 
+@access(Access.WRITE)
 async def set_model_tag(request: Request) -> Response:
     name = _name(request)
     body = await decode(request, s.TagValue)
@@ -70,11 +77,13 @@ async def set_model_tag(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def delete_model_tag(request: Request) -> Response:
     await store(request).registry.delete_model_tag(_name(request), path_str(request, "key"))
     return no_content()
 
 
+@access(Access.WRITE)
 async def set_alias(request: Request) -> Response:
     name, alias = _name(request), path_str(request, "alias")
     body = await decode(request, s.SetAlias)
@@ -83,6 +92,7 @@ async def set_alias(request: Request) -> Response:
     return JSON(await registry.get_version_by_alias(name, alias))
 
 
+@access(Access.READ)
 async def get_alias(request: Request) -> Response:
     found = await store(request).registry.get_version_by_alias(
         _name(request), path_str(request, "alias")
@@ -90,6 +100,7 @@ async def get_alias(request: Request) -> Response:
     return JSON(found)
 
 
+@access(Access.WRITE)
 async def delete_alias(request: Request) -> Response:
     await store(request).registry.delete_alias(_name(request), path_str(request, "alias"))
     return no_content()

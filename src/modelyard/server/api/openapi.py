@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from modelyard.artifacts.paths import ARTIFACT_PATH_SCHEMA
+from modelyard.auth.access import Access, access
 from modelyard.server.api._routing import ApiRoute
 from modelyard.server.api.schemas import ErrorResponse
 from modelyard.server.responses import JSON
@@ -144,6 +145,7 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
     return operation
 
 
+@access(Access.PUBLIC)
 async def openapi_document(request: Request) -> Response:
     document = getattr(request.app.state, "openapi", None)
     if document is None:  # built once per app, on first request

@@ -6,6 +6,7 @@ from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._nonfinite import run_to_wire
 from modelyard.server.api._request import no_content, path_str, run_id, store
@@ -14,6 +15,7 @@ from modelyard.server.responses import JSON, decode
 from modelyard.store.run_data import Run
 
 
+@access(Access.WRITE)
 async def create_run(request: Request) -> Response:
     body = await decode(request, s.CreateRun)
     created = await store(request).runs.create(
@@ -27,10 +29,12 @@ async def create_run(request: Request) -> Response:
     return JSON(run_to_wire(created), status_code=201)
 
 
+@access(Access.READ)
 async def get_run(request: Request) -> Response:
     return JSON(run_to_wire(await store(request).runs.get(run_id(request))))
 
 
+@access(Access.WRITE)
 async def update_run(request: Request) -> Response:
     target = run_id(request)
     body = await decode(request, s.UpdateRun)
@@ -43,11 +47,13 @@ async def update_run(request: Request) -> Response:
     return JSON(run_to_wire(updated))
 
 
+@access(Access.WRITE)
 async def delete_run(request: Request) -> Response:
     await store(request).runs.delete(run_id(request))
     return no_content()
 
 
+@access(Access.WRITE)
 async def restore_run(request: Request) -> Response:
     target = run_id(request)
     runs = store(request).runs
@@ -55,6 +61,7 @@ async def restore_run(request: Request) -> Response:
     return JSON(run_to_wire(await runs.get(target)))
 
 
+@access(Access.WRITE)
 async def log_params(request: Request) -> Response:
     target = run_id(request)
     body = await decode(request, s.LogParams)
@@ -62,6 +69,7 @@ async def log_params(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def set_run_tags(request: Request) -> Response:
     target = run_id(request)
     body = await decode(request, s.SetTags)
@@ -69,6 +77,7 @@ async def set_run_tags(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def delete_run_tag(request: Request) -> Response:
     target = run_id(request)
     await store(request).runs.delete_tag(target, path_str(request, "key"))

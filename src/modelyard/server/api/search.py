@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._nonfinite import run_to_wire
 from modelyard.server.api._request import store
@@ -20,6 +21,7 @@ from modelyard.store.registry_records import ModelVersion
 from modelyard.store.run_data import Run
 
 
+@access(Access.READ)
 async def search_runs(request: Request) -> Response:
     body = await decode(request, s.SearchRuns)
     # The page of ids and the runs they name are read in one transaction (one snapshot).
@@ -36,6 +38,7 @@ async def search_runs(request: Request) -> Response:
     )
 
 
+@access(Access.READ)
 async def search_versions(request: Request) -> Response:
     body = await decode(request, s.SearchVersions)
     # Versions deleted between the search and the load are left out, not an error.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store, version
 from modelyard.server.api._routing import ApiRoute, Query
@@ -25,6 +26,7 @@ def _name(request: Request) -> str:
     return path_str(request, "name")
 
 
+@access(Access.WRITE)
 async def create_version(request: Request) -> Response:
     name = _name(request)
     body = await decode(request, s.CreateVersion)
@@ -41,6 +43,7 @@ async def create_version(request: Request) -> Response:
     return JSON(created, status_code=201)
 
 
+@access(Access.READ)
 async def list_versions(request: Request) -> Response:
     page = await store(request).registry.list_versions(
         _name(request),
@@ -51,10 +54,12 @@ async def list_versions(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.READ)
 async def get_version(request: Request) -> Response:
     return JSON(await store(request).registry.get_version(_name(request), version(request)))
 
 
+@access(Access.WRITE)
 async def update_version(request: Request) -> Response:
     name, number = _name(request), version(request)
     body = await decode(request, s.UpdateVersion)
@@ -64,11 +69,13 @@ async def update_version(request: Request) -> Response:
     return JSON(updated)
 
 
+@access(Access.WRITE)
 async def delete_version(request: Request) -> Response:
     await store(request).registry.delete_version(_name(request), version(request))
     return no_content()
 
 
+@access(Access.WRITE)
 async def set_version_tag(request: Request) -> Response:
     name, number = _name(request), version(request)
     body = await decode(request, s.TagValue)
@@ -78,12 +85,14 @@ async def set_version_tag(request: Request) -> Response:
     return no_content()
 
 
+@access(Access.WRITE)
 async def delete_version_tag(request: Request) -> Response:
     name, number = _name(request), version(request)
     await store(request).registry.delete_version_tag(name, number, path_str(request, "key"))
     return no_content()
 
 
+@access(Access.WRITE)
 async def transition_stage(request: Request) -> Response:
     name, number = _name(request), version(request)
     body = await decode(request, s.TransitionStage)

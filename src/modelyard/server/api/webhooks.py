@@ -13,6 +13,7 @@ from msgspec import UNSET, Meta, UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api._request import no_content, path_str
 from modelyard.server.api._routing import ApiRoute, Query
 from modelyard.server.api.schemas import Body
@@ -87,6 +88,7 @@ def service(request: Request) -> WebhookService:
     return found
 
 
+@access(Access.MANAGE)
 async def create_webhook(request: Request) -> Response:
     body = await decode(request, CreateWebhook)
     created = await service(request).create(
@@ -100,6 +102,7 @@ async def create_webhook(request: Request) -> Response:
     return JSON(created, status_code=201)
 
 
+@access(Access.MANAGE)
 async def list_webhooks(request: Request) -> Response:
     page = await service(request).webhooks.list(
         limit=LIMIT.parse(request), page_token=PAGE_TOKEN.parse(request)
@@ -107,10 +110,12 @@ async def list_webhooks(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.MANAGE)
 async def get_webhook(request: Request) -> Response:
     return JSON(await service(request).webhooks.get(path_str(request, "webhook_id")))
 
 
+@access(Access.MANAGE)
 async def update_webhook(request: Request) -> Response:
     body = await decode(request, UpdateWebhook)
     updated = await service(request).update(
@@ -124,11 +129,13 @@ async def update_webhook(request: Request) -> Response:
     return JSON(updated)
 
 
+@access(Access.MANAGE)
 async def delete_webhook(request: Request) -> Response:
     await service(request).webhooks.delete(path_str(request, "webhook_id"))
     return no_content()
 
 
+@access(Access.MANAGE)
 async def rotate_secret(request: Request) -> Response:
     body = await decode(request, RotateSecret)
     rotated = await service(request).rotate_secret(
@@ -137,11 +144,13 @@ async def rotate_secret(request: Request) -> Response:
     return JSON(rotated)
 
 
+@access(Access.MANAGE)
 async def test_webhook(request: Request) -> Response:
     body = await decode(request, TestWebhook)
     return JSON(await service(request).test(path_str(request, "webhook_id"), body.event))
 
 
+@access(Access.MANAGE)
 async def list_deliveries(request: Request) -> Response:
     page = await service(request).deliveries.list(
         webhook_id=WEBHOOK.parse(request),
@@ -152,10 +161,12 @@ async def list_deliveries(request: Request) -> Response:
     return JSON(page)
 
 
+@access(Access.MANAGE)
 async def get_delivery(request: Request) -> Response:
     return JSON(await service(request).deliveries.get(path_str(request, "delivery_id")))
 
 
+@access(Access.MANAGE)
 async def redeliver(request: Request) -> Response:
     return JSON(await service(request).deliveries.redeliver(path_str(request, "delivery_id")))
 

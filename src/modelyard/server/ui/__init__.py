@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from modelyard.auth.access import Access, protect
 from modelyard.server.ui import (
     artifacts,
     charts,
@@ -35,7 +36,16 @@ def ui_routes() -> list[BaseRoute]:
         *live.routes,
         *artifacts.routes,
         *lineage.routes,
-        Mount("/static", StaticFiles(packages=[("modelyard.server.ui", "static")]), name="static"),
-        Mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor"),
+        # Assets are public: the login page needs them before anyone has a session.
+        protect(
+            Mount(
+                "/static", StaticFiles(packages=[("modelyard.server.ui", "static")]), name="static"
+            ),
+            Access.PUBLIC,
+        ),
+        protect(
+            Mount("/vendor", StaticFiles(packages=[("js_lib_htmx", "static")]), name="vendor"),
+            Access.PUBLIC,
+        ),
     ]
     return [Route("/", experiments.experiments_page), Mount("/ui", routes=pages)]

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from modelyard.artifacts import paths
 from modelyard.artifacts.store import ArtifactStore
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput
 from modelyard.server.api._request import store
 from modelyard.server.ui._render import page, render, secure_headers
@@ -106,6 +107,7 @@ def preview(kind: str, data: bytes, size: int) -> dict[str, object]:
     return {"kind": "binary"}
 
 
+@access(Access.READ)
 @page
 async def browse(request: Request) -> Response:
     view = View(request.url.path, request.query_params)
@@ -126,6 +128,7 @@ async def browse(request: Request) -> Response:
     )
 
 
+@access(Access.READ)
 @page
 async def view_file(request: Request) -> Response:
     view = View(request.url.path, request.query_params)
@@ -160,6 +163,7 @@ async def _send(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield data
 
 
+@access(Access.READ)
 @page
 async def download(request: Request) -> Response:
     """The file's bytes as an attachment, streamed and checked against its sha256."""
@@ -180,6 +184,7 @@ async def download(request: Request) -> Response:
     return response
 
 
+@access(Access.READ)
 @page
 async def raw_image(request: Request) -> Response:
     """A raster image inline, for previews (other types are refused)."""

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput
 from modelyard.server.api._request import store
 from modelyard.server.ui._render import fmt_time, fmt_value, page, render
@@ -163,6 +164,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [low + (high - low) * i / (count - 1) for i in range(count)]
 
 
+@access(Access.READ)
 @page
 async def chart_fragment(request: Request) -> Response:
     """One chart as an HTML fragment, for pages that refresh charts in place (live)."""

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput
 from modelyard.server.api._request import store
 from modelyard.server.ui import charts
@@ -102,6 +103,7 @@ def parallel(runs: list[Run], metric: str) -> Parallel:
     return plot
 
 
+@access(Access.READ)
 @page
 async def compare_page(request: Request) -> Response:
     view = View(request.url.path, request.query_params)

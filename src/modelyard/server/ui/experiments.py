@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api._request import store
 from modelyard.server.ui._csrf import checked_form
 from modelyard.server.ui._flash import redirect
@@ -15,6 +16,7 @@ from modelyard.server.ui._state import View, choice
 from modelyard.store.experiments import LIFECYCLES, check_experiment_id
 
 
+@access(Access.READ)
 @page
 async def experiments_page(request: Request) -> Response:
     view = View(request.url.path, request.query_params)
@@ -39,6 +41,7 @@ def _experiment_id(request: Request) -> int:
     return check_experiment_id(request.path_params["experiment_id"])
 
 
+@access(Access.WRITE)
 @page
 async def create_experiment(request: Request) -> Response:
     form = await checked_form(request)
@@ -46,6 +49,7 @@ async def create_experiment(request: Request) -> Response:
     return redirect(f"/ui/experiments/{created.experiment_id}", f"Created {created.name}")
 
 
+@access(Access.WRITE)
 @page
 async def rename_experiment(request: Request) -> Response:
     form = await checked_form(request)
@@ -55,6 +59,7 @@ async def rename_experiment(request: Request) -> Response:
     return redirect(_field(form, "next") or "/", f"Renamed to {renamed.name}")
 
 
+@access(Access.WRITE)
 @page
 async def delete_experiment(request: Request) -> Response:
     form = await checked_form(request)
@@ -63,6 +68,7 @@ async def delete_experiment(request: Request) -> Response:
     return redirect(_field(form, "next") or "/", f"Deleted experiment {experiment_id}")
 
 
+@access(Access.WRITE)
 @page
 async def restore_experiment(request: Request) -> Response:
     form = await checked_form(request)

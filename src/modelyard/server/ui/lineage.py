@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api._request import store
 from modelyard.server.ui._render import page, render
 from modelyard.server.ui._state import View, integer
@@ -79,6 +80,7 @@ def layout(graph: LineageGraph) -> tuple[list[Box], list[tuple[str, str, str]], 
     return list(boxes.values()), edges, width, height
 
 
+@access(Access.READ)
 @page
 async def lineage_page(request: Request) -> Response:
     view = View(request.url.path, request.query_params)

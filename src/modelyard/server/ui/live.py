@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api._request import store
 from modelyard.server.ui import charts
 from modelyard.server.ui._render import page, render
@@ -21,6 +22,7 @@ MAX_RUNS = 20
 LIVE_BUCKETS = 400  # small charts: 200 px of plot at two buckets a pixel
 
 
+@access(Access.READ)
 @page
 async def live_page(request: Request) -> Response:
     view = View(request.url.path, request.query_params)

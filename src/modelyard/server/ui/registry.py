@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.server.api._request import store
 from modelyard.server.ui._csrf import checked_form
 from modelyard.server.ui._flash import redirect
@@ -18,6 +19,7 @@ from modelyard.server.ui._state import View
 MAX_VERSIONS = 200
 
 
+@access(Access.READ)
 @page
 async def models_page(request: Request) -> Response:
     view = View(request.url.path, request.query_params)
@@ -29,6 +31,7 @@ async def models_page(request: Request) -> Response:
     return render(request, "models.html", title="Models", models=found, view=view)
 
 
+@access(Access.READ)
 @page
 async def model_page(request: Request) -> Response:
     name = request.path_params["name"]
@@ -49,6 +52,7 @@ def _model_url(name: str) -> str:
     return "/ui/models/" + quote(name, safe="")
 
 
+@access(Access.WRITE)
 @page
 async def set_alias(request: Request) -> Response:
     form = await checked_form(request)
@@ -60,6 +64,7 @@ async def set_alias(request: Request) -> Response:
     return redirect(_model_url(name), f"Alias {alias} now points at version {version}")
 
 
+@access(Access.WRITE)
 @page
 async def delete_alias(request: Request) -> Response:
     form = await checked_form(request)

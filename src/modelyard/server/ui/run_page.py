@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput
 from modelyard.server.api._request import store
 from modelyard.server.ui import charts
@@ -24,6 +25,7 @@ def _run_id(request: Request) -> str:
     return v.check_uuid(request.path_params["run_id"]).hex
 
 
+@access(Access.READ)
 @page
 async def run_page(request: Request) -> Response:
     run_id = _run_id(request)
@@ -67,6 +69,7 @@ def _text(form: object, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+@access(Access.WRITE)
 @page
 async def set_description(request: Request) -> Response:
     form = await checked_form(request)
@@ -75,6 +78,7 @@ async def set_description(request: Request) -> Response:
     return redirect(f"/ui/runs/{run_id}", "Description saved")
 
 
+@access(Access.WRITE)
 @page
 async def set_tag(request: Request) -> Response:
     form = await checked_form(request)
@@ -86,6 +90,7 @@ async def set_tag(request: Request) -> Response:
     return redirect(f"/ui/runs/{run_id}", f"Tag {key} set")
 
 
+@access(Access.WRITE)
 @page
 async def delete_tag(request: Request) -> Response:
     form = await checked_form(request)

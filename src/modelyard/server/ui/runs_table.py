@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, access
 from modelyard.errors import FilterSyntaxError, InvalidInput
 from modelyard.search.parser import parse_filter, parse_order_by
 from modelyard.server.api._request import store
@@ -180,6 +181,7 @@ def _column_choices(table: Table, metric_keys: list[str]) -> list[Column]:
     return found
 
 
+@access(Access.READ)
 @page
 async def runs_page(request: Request) -> Response:
     table = read_view(request)
@@ -207,6 +209,7 @@ async def runs_page(request: Request) -> Response:
     )
 
 
+@access(Access.READ)
 @page
 async def runs_csv(request: Request) -> Response:
     table = read_view(request)
@@ -255,6 +258,7 @@ async def _csv_rows(table: Table, st: Store) -> AsyncIterator[bytes]:
             break
 
 
+@access(Access.WRITE)
 @page
 async def bulk_action(request: Request) -> Response:
     form = await checked_form(request)

@@ -127,16 +127,32 @@ SELECT pg_notify('modelyard_webhooks', '')
 -- leased, locked with SKIP LOCKED so concurrent dispatchers take different rows; the UPDATE
 -- re-checks the lease on the row it locked, so a row another dispatcher leased meanwhile is
 -- left alone. Taking only heads keeps each webhook's events in order, one in flight at a time.
-WITH heads AS (
-    SELECT DISTINCT ON (d.webhook_id) d.delivery_id, d.next_attempt_at, d.lease_until
-    FROM webhook_delivery d
-    JOIN webhook w ON w.webhook_id = d.webhook_id AND w.status = 'ACTIVE'
-    WHERE d.state = 'pending'
-    ORDER BY d.webhook_id, d.event_seq
+-- The heads are found without reading the queues (docs/design.md, "The dispatcher's claim"):
+-- the cost grows with the number of webhooks that have pending deliveries, not the backlog.
+WITH RECURSIVE heads AS (
+    -- A skip scan of webhook_delivery_pending_idx: the first pending row of the lowest webhook,
+    -- then of the next webhook above it, and so on: one index descent per webhook with pending
+    -- deliveries, however long its queue.
+    (SELECT d.webhook_id, d.delivery_id, d.next_attempt_at, d.lease_until
+     FROM webhook_delivery d
+     WHERE d.state = 'pending'
+     ORDER BY d.webhook_id, d.event_seq
+     LIMIT 1)
+    UNION ALL
+    SELECT n.webhook_id, n.delivery_id, n.next_attempt_at, n.lease_until
+    FROM heads h
+    CROSS JOIN LATERAL (
+        SELECT d.webhook_id, d.delivery_id, d.next_attempt_at, d.lease_until
+        FROM webhook_delivery d
+        WHERE d.state = 'pending' AND d.webhook_id > h.webhook_id
+        ORDER BY d.webhook_id, d.event_seq
+        LIMIT 1
+    ) n
 ), due AS (
     SELECT d.delivery_id
-    FROM webhook_delivery d
-    JOIN heads h ON h.delivery_id = d.delivery_id
+    FROM heads h
+    JOIN webhook w ON w.webhook_id = h.webhook_id AND w.status = 'ACTIVE'
+    JOIN webhook_delivery d ON d.delivery_id = h.delivery_id
     WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until <= now())
     ORDER BY h.next_attempt_at
     LIMIT %(limit)s
@@ -158,17 +174,33 @@ RETURNING d.delivery_id, d.webhook_id, d.event_seq, d.entity, d.action, d.attemp
           w.workspace_id, ws.name AS workspace_name
 
 -- name: next_due
--- Seconds until the earliest queue head is due (or its lease ends); NULL when nothing is pending.
-WITH heads AS (
-    SELECT DISTINCT ON (d.webhook_id) d.next_attempt_at, d.lease_until
-    FROM webhook_delivery d
-    JOIN webhook w ON w.webhook_id = d.webhook_id AND w.status = 'ACTIVE'
-    WHERE d.state = 'pending'
-    ORDER BY d.webhook_id, d.event_seq
+-- Seconds until the earliest queue head of an active webhook is due (or its lease ends); NULL
+-- when nothing is pending. The heads as in claim.
+WITH RECURSIVE heads AS (
+    -- A skip scan of webhook_delivery_pending_idx: the first pending row of the lowest webhook,
+    -- then of the next webhook above it, and so on: one index descent per webhook with pending
+    -- deliveries, however long its queue.
+    (SELECT d.webhook_id, d.delivery_id, d.next_attempt_at, d.lease_until
+     FROM webhook_delivery d
+     WHERE d.state = 'pending'
+     ORDER BY d.webhook_id, d.event_seq
+     LIMIT 1)
+    UNION ALL
+    SELECT n.webhook_id, n.delivery_id, n.next_attempt_at, n.lease_until
+    FROM heads h
+    CROSS JOIN LATERAL (
+        SELECT d.webhook_id, d.delivery_id, d.next_attempt_at, d.lease_until
+        FROM webhook_delivery d
+        WHERE d.state = 'pending' AND d.webhook_id > h.webhook_id
+        ORDER BY d.webhook_id, d.event_seq
+        LIMIT 1
+    ) n
 )
-SELECT extract(epoch FROM min(greatest(next_attempt_at, coalesce(lease_until, next_attempt_at)))
+SELECT extract(epoch FROM min(greatest(h.next_attempt_at,
+                                       coalesce(h.lease_until, h.next_attempt_at)))
                           - now())::double precision
-FROM heads
+FROM heads h
+JOIN webhook w ON w.webhook_id = h.webhook_id AND w.status = 'ACTIVE'
 
 -- name: listen
 LISTEN modelyard_webhooks

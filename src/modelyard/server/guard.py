@@ -1,0 +1,110 @@
+"""Deny by default: every mounted route is wrapped so its handler runs only for allowed callers.
+
+:func:`guard_routes` walks the router (through every ``Mount``) when the app is built and puts a
+:class:`Guard` in front of each leaf route's ASGI app with the level the route declares; a route
+that declares none gets a guard that refuses every request. A route added later to any module is
+covered without anyone remembering to list it. :func:`leaf_routes` is the same walk, for tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelyard.auth import caller as caller_context
+from modelyard.auth.access import Access, declared
+from modelyard.auth.credentials import Identities, authorize
+from modelyard.errors import ModelyardError, PermissionDenied
+from modelyard.server.responses import JSON, error_response
+
+# The MLflow-compatible API answers in MLflow's error shape, which its client parses.
+MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/", "/api/3.0/mlflow")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One mounted route: its full path, methods (None: any) and the level it declares."""
+
+    path: str
+    methods: frozenset[str] | None
+    route: BaseRoute
+    access: Access | None
+
+
+def leaf_routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[Leaf]:
+    """Every route that answers requests, with the mounts' prefixes joined onto its path."""
+    for route in routes:
+        if isinstance(route, Mount | Host) and route.routes:
+            yield from leaf_routes(route.routes, prefix + getattr(route, "path", ""))
+            continue
+        methods = getattr(route, "methods", None)
+        yield Leaf(
+            path=prefix + str(getattr(route, "path", "")),
+            methods=frozenset(methods) if methods else None,
+            route=route,
+            access=declared(route),
+        )
+
+
+def guard_routes(routes: Sequence[BaseRoute]) -> None:
+    """Put a :class:`Guard` in front of every leaf route (idempotent)."""
+    for leaf in leaf_routes(routes):
+        route = leaf.route
+        if isinstance(route, Route | WebSocketRoute | Mount) and not isinstance(route.app, Guard):
+            route.app = Guard(route.app, leaf.access)
+
+
+class Guard:
+    """An ASGI app that authorizes the request, then hands it to the route's own app."""
+
+    def __init__(self, app: ASGIApp, level: Access | None) -> None:
+        self.app = app
+        self.level = level
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            who = await self._caller(scope)
+        except ModelyardError as exc:
+            await _refusal(scope, exc)(scope, receive, send)
+            return
+        token = caller_context.enter(who) if who is not None else None
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if token is not None:
+                caller_context.leave(token)
+
+    async def _caller(self, scope: Scope) -> caller_context.Caller | None:
+        if self.level is None:
+            raise PermissionDenied("this route declares no permission, so it refuses every request")
+        state = scope["app"].state
+        level = self.level
+        if level is Access.METRICS and not state.settings.metrics_auth:
+            level = Access.PUBLIC
+        if level is Access.PUBLIC:
+            return None
+        identities: Identities = state.identities
+        headers = Headers(scope=scope)
+        if not state.settings.auth:
+            return await identities.anonymous(headers)
+        who = await identities.caller(headers)
+        authorize(who, level)
+        return who
+
+
+def _refusal(scope: Scope, exc: ModelyardError) -> JSON:
+    headers = {"www-authenticate": 'Bearer realm="modelyard"'} if exc.http_status == 401 else {}
+    path = str(scope.get("path", ""))
+    if path.startswith(MLFLOW_PREFIXES):
+        response = JSON({"error_code": exc.code, "message": exc.message}, exc.http_status)
+    else:
+        response = error_response(exc.http_status, exc.code, exc.message, exc.details)
+    response.headers.update(headers)
+    return response

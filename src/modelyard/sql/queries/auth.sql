@@ -1,0 +1,83 @@
+-- Queries of identities: users, workspaces, memberships and API tokens (modelyard/auth/).
+
+-- name: create_workspace
+INSERT INTO workspace (name) VALUES (%(name)s)
+RETURNING workspace_id, name, created_at
+
+-- name: list_workspaces
+SELECT workspace_id, name, created_at FROM workspace ORDER BY name
+
+-- name: workspace_id
+SELECT workspace_id FROM workspace WHERE name = %(name)s
+
+-- name: create_user
+INSERT INTO app_user (name, kind, is_admin) VALUES (%(name)s, %(kind)s, %(is_admin)s)
+RETURNING user_id, name, kind, is_admin, created_at
+
+-- name: list_users
+SELECT user_id, name, kind, is_admin, created_at FROM app_user ORDER BY name
+
+-- name: user_id
+SELECT user_id FROM app_user WHERE name = %(name)s
+
+-- name: add_member
+-- Adding a member again changes the role: "members add" is how a role is changed.
+INSERT INTO workspace_member (workspace_id, user_id, role)
+VALUES (%(workspace_id)s, %(user_id)s, %(role)s)
+ON CONFLICT ON CONSTRAINT workspace_member_pk DO UPDATE SET role = EXCLUDED.role
+RETURNING role
+
+-- name: remove_member
+DELETE FROM workspace_member WHERE workspace_id = %(workspace_id)s AND user_id = %(user_id)s
+RETURNING role
+
+-- name: list_members
+SELECT w.name AS workspace, u.name AS "user", m.role, m.created_at
+FROM workspace_member m
+JOIN workspace w ON w.workspace_id = m.workspace_id
+JOIN app_user u ON u.user_id = m.user_id
+WHERE %(workspace)s::text IS NULL OR w.name = %(workspace)s
+ORDER BY w.name, u.name
+
+-- name: create_token
+INSERT INTO api_token (token_id, user_id, workspace_id, secret_sha256, expires_at)
+VALUES (%(token_id)s, %(user_id)s, %(workspace_id)s, %(secret_sha256)s, %(expires_at)s)
+RETURNING created_at
+
+-- name: list_tokens
+-- Never the hash: what is listed is what an admin needs to pick a token to revoke.
+SELECT t.token_id, u.name AS "user", w.name AS workspace, t.created_at, t.expires_at,
+       t.revoked_at
+FROM api_token t
+JOIN app_user u ON u.user_id = t.user_id
+LEFT JOIN workspace w ON w.workspace_id = t.workspace_id
+WHERE %(user)s::text IS NULL OR u.name = %(user)s
+ORDER BY t.created_at, t.token_id
+
+-- name: revoke_token
+-- Revoking twice keeps the first time; the row stays so `tokens list` shows what was revoked.
+UPDATE api_token SET revoked_at = coalesce(revoked_at, now())
+WHERE token_id = %(token_id)s
+RETURNING token_id, revoked_at
+
+-- name: authenticate
+-- One round trip per request: the token, its user, the workspace the request asks for (the
+-- header, else the token's own, else default) and the user's role there. No cache: a revoked
+-- token fails on its next request.
+SELECT t.secret_sha256,
+       t.revoked_at IS NOT NULL AS revoked,
+       coalesce(t.expires_at <= now(), false) AS expired,
+       u.user_id, u.name AS user_name, u.is_admin,
+       t.workspace_id AS token_workspace_id,
+       w.workspace_id, w.name AS workspace_name,
+       m.role
+FROM api_token t
+JOIN app_user u ON u.user_id = t.user_id
+LEFT JOIN workspace w
+       ON w.workspace_id = CASE
+              WHEN %(workspace)s::text IS NOT NULL
+                  THEN (SELECT x.workspace_id FROM workspace x WHERE x.name = %(workspace)s)
+              ELSE coalesce(t.workspace_id, 1)
+          END
+LEFT JOIN workspace_member m ON m.workspace_id = w.workspace_id AND m.user_id = u.user_id
+WHERE t.token_id = %(token_id)s

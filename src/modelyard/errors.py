@@ -148,6 +148,14 @@ class DatabaseUnavailable(ModelyardError):
     http_status = 503
 
 
+class DeadlineExceeded(ModelyardError):
+    """The request did not complete within the server's ``--request-timeout`` (e.g. the
+    database stopped answering); nothing is half-written, and the request may be retried."""
+
+    code = "DEADLINE_EXCEEDED"
+    http_status = 504
+
+
 class SchemaOutdated(ModelyardError):
     """The database schema is older (or newer) than this modelyard; run ``modelyard db upgrade``."""
 

@@ -15,7 +15,9 @@ a reference to missing bytes:
 
 An upload that finds a condemned blob (marked, not yet swept, or a sweep that died after
 removing the bytes) never reuses it: it removes what is left of it and publishes its own bytes
-under its content lock (``ArtifactStore._publish``). Every step is idempotent, so a gc killed at
+under its content lock (``ArtifactStore._publish``). Files and objects are removed only under
+``BYTES_REMOVAL_LOCK``, which a running backup holds shared, so a backup never misses a blob of
+its snapshot (``modelyard.backup.artifacts``). Every step is idempotent, so a gc killed at
 any point is finished by the next one. Partial uploads live outside the index (a staging file,
 an unfinished S3 multipart upload); the backend's ``sweep`` removes those older than a cutoff.
 A postgresql-store upload is one transaction and leaves nothing to sweep.
@@ -31,6 +33,7 @@ from typing import cast
 from psycopg.rows import dict_row
 
 from modelyard.artifacts.backend import Backend, BlobRef, Conn
+from modelyard.artifacts.store import lock_bytes_removal
 from modelyard.progress import NoProgress, Progress
 from modelyard.sql import query
 
@@ -121,6 +124,8 @@ async def _sweep(conn: Conn, backend: Backend, batch: int, progress: Progress) -
     with progress.phase(f"removing unreferenced blobs from {backend.url}", total) as advance:
         while True:
             async with conn.transaction():
+                if backend.bytes_outside_database:
+                    await lock_bytes_removal(conn)  # before the row locks: uploads wait less
                 cur = conn.cursor(row_factory=dict_row)
                 await cur.execute(
                     query("artifact_gc.lock_condemned"),

@@ -123,6 +123,7 @@ class Dispatcher(Repository):
 
     async def _claim(self, limit: int) -> list[dict[str, Any]]:
         async with self.transaction() as conn:
+            await conn.execute(query("webhooks.relaxed_commit"))
             cur = await conn.execute(
                 query("webhooks.claim"), {"limit": limit, "lease": self.lease_seconds}
             )
@@ -163,6 +164,7 @@ class Dispatcher(Repository):
         }
         try:
             async with self.transaction() as conn:
+                await conn.execute(query("webhooks.relaxed_commit"))
                 cur = await conn.execute(query("webhooks.record"), args)
                 row = await cur.fetchone()
                 await conn.execute(query("webhooks.log_attempt"), args)

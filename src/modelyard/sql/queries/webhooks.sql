@@ -119,6 +119,13 @@ WHERE w.webhook_id = d.webhook_id AND w.workspace_id = %(ws)s
   AND d.delivery_id = %(delivery_id)s AND d.state = 'dead'
 RETURNING d.delivery_id
 
+-- name: relaxed_commit
+-- The dispatcher's own bookkeeping (leases, outcomes, the attempt log) commits without waiting
+-- for the WAL flush: a crash of PostgreSQL can lose the last few hundred milliseconds of it,
+-- which means another attempt under the same delivery id, never a lost event (the events are
+-- written, durably, by the transactions that make the changes). docs/design.md.
+SET LOCAL synchronous_commit TO off
+
 -- name: notify
 SELECT pg_notify('modelyard_webhooks', '')
 

@@ -28,6 +28,7 @@ from modelyard.server.api import (
     webhooks,
 )
 from modelyard.server.guard import guard_routes
+from modelyard.server.mlflow import mlflow_routes
 from modelyard.server.request_id import RequestIdMiddleware
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
@@ -86,6 +87,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             Route("/ready", observability.ready),
             Route("/metrics", observability.metrics_endpoint),
             Mount("/api/v1", routes=api_routes()),
+            *mlflow_routes(),
             *ui_routes(),
         ],
         # The request id is outermost, so even the metrics middleware's own failures carry it.

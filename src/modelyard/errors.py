@@ -100,6 +100,12 @@ class Conflict(ModelyardError):
     http_status = 409
 
 
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already used for a different request body."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 class ParamConflict(Conflict):
     """Params are immutable: the same key was logged before with a different value."""
 

@@ -4,7 +4,7 @@
   client's retry with its key gets the original result, and PostgreSQL holds the batch once.
 - The connection from the server to PostgreSQL is cut right after PostgreSQL's COMMIT: the
   server cannot know the batch is stored, answers 503, and the retry finds it stored.
-- 20 concurrent requests with the same key: one effect.
+- 20 concurrent requests with the same key: one effect; the same key with another body: 409.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fault_support import ServerProcess, stored_steps
 
 from modelyard.client import Client
 from modelyard.client._http import ServerUnreachable
-from modelyard.errors import DatabaseUnavailable
+from modelyard.errors import DatabaseUnavailable, IdempotencyKeyReused
 
 pytestmark = pytest.mark.faults
 
@@ -116,6 +116,19 @@ def test_twenty_concurrent_requests_with_one_key_have_one_effect(
     print(f"\n20 concurrent requests, one key: {len(failures)} failed, stored {len(stored)} points")
     assert not failures
     assert stored == STEPS
+
+
+def test_the_same_key_with_another_body_is_a_409(
+    server: ServerProcess, database_url: str
+) -> None:
+    key = uuid.uuid4().hex
+    with Client(server.url) as client:
+        run_id = _run(client)
+        _log(client, run_id, key)
+        with pytest.raises(IdempotencyKeyReused):
+            client.log_metric_batch(run_id, ["loss"], [9.0], [999], [999], idempotency_key=key)
+        _log(client, run_id, key)  # the true retry still answers as the first time
+    assert stored_steps(database_url, run_id, "loss") == STEPS
 
 
 def _url(proxy: FaultProxy) -> str:

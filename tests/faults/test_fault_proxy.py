@@ -18,8 +18,11 @@ pytestmark = pytest.mark.faults
 
 class _Echo(socketserver.BaseRequestHandler):
     def handle(self) -> None:
-        while data := self.request.recv(65536):
-            self.request.sendall(data)
+        try:
+            while data := self.request.recv(65536):
+                self.request.sendall(data)
+        except OSError:  # the proxy reset the connection: that is the test's point
+            pass
 
 
 @pytest.fixture
@@ -81,8 +84,11 @@ def test_reset_aborts_open_connections_and_refuses_new_ones(echo_proxy: FaultPro
             sock.sendall(b"y")
             if not sock.recv(1):
                 raise ConnectionResetError("closed")
-    with _connect(echo_proxy) as again:
-        assert _read(again, 1) == b""
+    try:  # the RST may arrive during the handshake or at the first read
+        with _connect(echo_proxy) as again:
+            assert _read(again, 1) == b""
+    except ConnectionResetError:
+        pass
     assert echo_proxy.resets >= 2
     echo_proxy.heal()
     with _connect(echo_proxy) as healed:

@@ -19,6 +19,9 @@ from ui_support import SCREENSHOTS, LiveServer, Page, seed
 from modelyard.store import Store
 from modelyard.store.metrics import MetricBatch
 
+# A version source inside the server's own artifacts (the only kind it accepts).
+SRC = "runs:/" + "5" * 32
+
 XSS = "<img src=x onerror=alert(1)>"
 SPIKE_STEP = 654_321
 POINTS = 1_000_000
@@ -113,7 +116,7 @@ def test_pages_load_without_console_errors_and_are_captured(
     live_server.api("POST", "/models", json={"name": unique("classifier")})
     model = live_server.api("GET", "/models")["items"][-1]["name"]
     live_server.api(
-        "POST", f"/models/{model}/versions", json={"source": "s3://m/1", "run_id": run_id}
+        "POST", f"/models/{model}/versions", json={"source": f"{SRC}/m/1", "run_id": run_id}
     )
     live_server.api("PUT", f"/models/{model}/aliases/champion", json={"version": 1})
     live_server.api(
@@ -294,7 +297,7 @@ def test_alias_moved_in_the_ui_is_seen_by_the_api(page: Page, live_server: LiveS
     name = unique("registry")
     live_server.api("POST", "/models", json={"name": name})
     for i in (1, 2):
-        live_server.api("POST", f"/models/{name}/versions", json={"source": f"s3://m/{i}"})
+        live_server.api("POST", f"/models/{name}/versions", json={"source": f"{SRC}/m/{i}"})
     live_server.api("PUT", f"/models/{name}/aliases/prod", json={"version": 1})
     shown = page.open(f"/ui/models/{name}")
     shown.fill("#alias", "prod")
@@ -384,7 +387,7 @@ def test_accessibility_labels_keyboard_and_contrast(page: Page, live_server: Liv
     model = unique("a11y-model")
     live_server.api("POST", "/models", json={"name": model})
     live_server.api(
-        "POST", f"/models/{model}/versions", json={"source": "s3://m/1", "run_id": run_id}
+        "POST", f"/models/{model}/versions", json={"source": f"{SRC}/m/1", "run_id": run_id}
     )
     put_artifact(live_server, run_id, "notes/readme.txt", b"hello")
     for path in ("/", f"/ui/experiments/{exp_id}", f"/ui/runs/{run_id}", f"/ui/compare?{query}",

@@ -36,9 +36,10 @@ class Repository:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        """A pooled connection in autocommit mode, for a read that is one statement.
+        """A pooled connection in autocommit mode, for a read that is one statement (or a
+        write that is one statement: the webhook dispatcher's claim and record).
 
-        One statement sees one snapshot by itself, so the BEGIN and COMMIT that
+        One statement sees one snapshot and is atomic by itself, so the BEGIN and COMMIT that
         :meth:`transaction` adds would be two more round trips for nothing; on the hot
         lookups (alias resolution) they were half the database time of a request.
         """

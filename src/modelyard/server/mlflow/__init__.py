@@ -27,6 +27,7 @@ from modelyard.server.mlflow import (
     run_io,
     run_search,
     runs,
+    webhooks,
 )
 from modelyard.server.mlflow._errors import EXCEPTION_HANDLERS, endpoint_not_found
 
@@ -44,6 +45,7 @@ def v2_routes() -> list[BaseRoute]:
         *run_io.routes,
         *metrics.routes,
         *artifact_listing.routes,
+        *webhooks.routes,
     ]
 
 

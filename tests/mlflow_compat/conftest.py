@@ -8,6 +8,7 @@ ours to fix and are ignored in this directory; every other warning still fails a
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def tracking_uri(modelyard_server: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("MLFLOW_TRACKING_URI", modelyard_server)
     # An error answer reaches the test at once, not after the client's backoff.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
     mlflow.set_tracking_uri(modelyard_server)
     mlflow.set_registry_uri(modelyard_server)
     try:
@@ -112,6 +114,7 @@ def tracking_uri(modelyard_server: str, monkeypatch: pytest.MonkeyPatch) -> Iter
             mlflow.end_run()
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 @pytest.fixture

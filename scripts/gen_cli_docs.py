@@ -238,7 +238,9 @@ modelyard lineage dataset:iris@9f86d081884c7d65 --json
 """,
     "backup": """\
 Writes one archive file holding a consistent dump of the modelyard schema and the checksums it is
-verified against; `--verify` checks an archive without a database. See
+verified against; `--verify` checks an archive without a database. Artifacts of the `postgresql`
+store are in the dump; the blob files of `file://` stores go in the archive with their sha256
+(`s3://` stores: the bucket's versioning, see [deployment](deployment.md#artifacts-on-s3)). See
 [operations](operations.md) for what an archive holds, restores and restore drills.
 
 ```sh
@@ -247,9 +249,10 @@ modelyard backup --verify /backups/modelyard-2026-01-31.backup
 ```
 """,
     "restore": """\
-Restores an archive written by `backup`: verified first, then loaded and checked in one
-transaction. It refuses a schema that already holds data unless `--replace`. Stop the servers
-first. See [operations](operations.md).
+Restores an archive written by `backup`: verified first (a corrupted artifact file is an error
+naming it), then loaded and checked in one transaction; `file://` blobs are put back in their
+store's directory before it commits. It refuses a schema that already holds data unless
+`--replace`. Stop the servers first. See [operations](operations.md).
 
 ```sh
 modelyard restore /backups/modelyard-2026-01-31.backup

@@ -126,3 +126,18 @@ def test_a_terminal_gets_a_progress_bar(server_url: str, run_id: str, tmp_path: 
     assert done.stdout.decode().startswith("uploaded 1 file (8.0 MiB)")
     text = drawn.decode(errors="replace")
     assert "big.bin" in text and "8.0/8.0 MiB" in text, text
+
+
+def test_a_version_source_outside_the_servers_artifacts_is_refused(
+    server_url: str, run_id: str
+) -> None:
+    env = {"MODELYARD_URL": server_url}
+    refused = modelyard("versions", "create", "m1", "--source", "/etc/passwd", env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: source '/etc/passwd' is refused")
+    assert len(refused.stderr.splitlines()) == 1
+    accepted = modelyard(
+        "versions", "create", "m1", "--source", f"runs:/{run_id}/model", "--json", env=env
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    assert json.loads(accepted.stdout)["source"] == f"runs:/{run_id}/model"

@@ -25,6 +25,9 @@ from modelyard import Client
 from modelyard.cli.metrics_import import import_points
 from modelyard.errors import InvalidInput, InvalidState
 
+# A version source inside the server's own artifacts (the only kind it accepts).
+SRC = "runs:/" + "5" * 32
+
 Result = subprocess.CompletedProcess[str]
 
 
@@ -142,9 +145,11 @@ def test_experiment_commands(server_url: str) -> None:
     )
     lines = rows(ok(table))
     assert lines[0] == ["ID", "NAME", "STATE", "CREATED"]
-    # In creation order (the last two were created side by side, in either order).
+    # In creation order (the last two were created side by side, in either order), after
+    # experiment 0 (MLflow's Default, in every database).
     assert [line[:3] for line in lines[1:]] == sorted(
         [
+            ["0", "Default", "active"],
             [mnist_id, "mnist", "active"],
             [str(slashed_id), "team/a b", "active"],
             [digits_id, "2024", "active"],
@@ -154,7 +159,7 @@ def test_experiment_commands(server_url: str) -> None:
     listed = strict_json(as_json)
     assert [e["name"] for e in listed] == [line[1] for line in lines[1:]]
     assert set(listed[0]) >= {"experiment_id", "name", "lifecycle_stage", "creation_time", "tags"}
-    assert [e["name"] for e in strict_json(limited)] == ["mnist"]
+    assert [e["name"] for e in strict_json(limited)] == ["Default"]
     assert fields(ok(by_id))["name"] == "mnist"
     assert strict_json(by_name)["experiment_id"] == int(mnist_id)
     assert strict_json(by_slash)["experiment_id"] == slashed_id
@@ -307,7 +312,7 @@ def test_registry_commands(server_url: str) -> None:
     env = {"MODELYARD_URL": server_url}
     with Client(server_url) as client:
         run_id = client.create_run(client.create_experiment("e")["experiment_id"])["run_id"]
-    long_source = "s3://models/" + "deep/" * 40 + "model.pkl"  # wider than any terminal
+    long_source = f"{SRC}/models/" + "deep/" * 40 + "model.pkl"  # wider than any terminal
     first = fields(
         ok(
             modelyard(
@@ -315,7 +320,7 @@ def test_registry_commands(server_url: str) -> None:
                 "create",
                 "churn",
                 "--source",
-                "s3://churn/1",
+                f"{SRC}/churn/1",
                 "--run-id",
                 run_id,
                 "--tag",
@@ -334,7 +339,7 @@ def test_registry_commands(server_url: str) -> None:
         ("versions", "create", "churn", "--source", long_source, "--json"),
         ("models", "create", "fraud", "--description", "fraud model", "--tag", "team=risk"),
         ("models", "create", "churn"),
-        ("versions", "create", "orphan", "--source", "s3://o", "--run-id", "0" * 32),
+        ("versions", "create", "orphan", "--source", f"{SRC}/o", "--run-id", "0" * 32),
     )
     assert strict_json(second)["version"] == 2
     made_fields = fields(ok(made))
@@ -396,7 +401,7 @@ def test_registry_commands(server_url: str) -> None:
     table = rows(ok(versions))
     assert table[0] == ["VERSION", "STAGE", "ALIASES", "RUN", "SOURCE"]
     assert table[1] == ["2", "Production", "champion", long_source]  # one line, not folded
-    assert table[2] == ["1", "Archived", run_id, "s3://churn/1"]
+    assert table[2] == ["1", "Archived", run_id, f"{SRC}/churn/1"]
     assert len(table) == 3
     assert [v["version"] for v in strict_json(versions_json)] == [2, 1]
     assert [v["version"] for v in strict_json(one_version)] == [2]
@@ -405,7 +410,7 @@ def test_registry_commands(server_url: str) -> None:
     usage_error(bad_stage, "'Retired' is not one of")
     search_table = rows(ok(searched))
     assert search_table[0] == ["MODEL", "VERSION", "STAGE", "ALIASES", "RUN", "SOURCE"]
-    assert search_table[1:] == [["churn", "1", "Archived", run_id, "s3://churn/1"]]
+    assert search_table[1:] == [["churn", "1", "Archived", run_id, f"{SRC}/churn/1"]]
     assert [(v["name"], v["version"]) for v in strict_json(searched_json)] == [("churn", 2)]
     failed(bad_filter, "position")
     model_table = rows(ok(models))

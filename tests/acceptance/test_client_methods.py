@@ -22,6 +22,9 @@ from modelyard.errors import (
     ParamConflict,
 )
 
+# A version source inside the server's own artifacts (the only kind it accepts).
+SRC = "runs:/" + "5" * 32
+
 EXPERIMENT_FIELDS = {
     "experiment_id",
     "name",
@@ -146,8 +149,8 @@ def test_experiments(client: Client, recorder: Recorder) -> None:
         client.create_experiment(name)
     before = recorder.count("GET", "/experiments")
     listed = [e["name"] for e in client.list_experiments(page_size=10)]
-    assert listed == ["mnist / digits", "raced", *names]
-    assert recorder.count("GET", "/experiments") - before == 3  # 27 experiments, 10 a page
+    assert listed == ["Default", "mnist / digits", "raced", *names]
+    assert recorder.count("GET", "/experiments") - before == 3  # 28 experiments, 10 a page
     # A limit stops early and asks the server only for what it needs.
     limited = list(client.list_experiments(limit=4))
     assert [e["name"] for e in limited] == listed[:4]
@@ -159,7 +162,7 @@ def test_experiments(client: Client, recorder: Recorder) -> None:
     assert client.get_experiment(exp_id)["lifecycle_stage"] == "deleted"
     assert "mnist / digits" not in [e["name"] for e in client.list_experiments()]
     assert [e["experiment_id"] for e in client.list_experiments(lifecycle="deleted")] == [exp_id]
-    assert len(list(client.list_experiments(lifecycle="all"))) == 27
+    assert len(list(client.list_experiments(lifecycle="all"))) == 28  # with Default
     with pytest.raises(AlreadyExists):
         client.create_experiment("mnist / digits")  # a deleted experiment keeps its name
     with pytest.raises(InvalidInput):
@@ -388,29 +391,30 @@ def test_registry(client: Client) -> None:
         client.get_model("team/churn")  # cannot be one path segment
 
     # Versions: the model is created when missing, unless create_model=False.
-    first = client.register_version("fraud", "s3://fraud/1", run_id=run_id, tags={"k": "v"})
+    first = client.register_version("fraud", f"{SRC}/fraud/1", run_id=run_id, tags={"k": "v"})
     assert set(first) == VERSION_FIELDS
     assert (first["name"], first["version"], first["current_stage"]) == ("fraud", 1, "None")
-    assert (first["source"], first["run_id"], first["tags"]) == ("s3://fraud/1", run_id, {"k": "v"})
+    expected = (f"{SRC}/fraud/1", run_id, {"k": "v"})
+    assert (first["source"], first["run_id"], first["tags"]) == expected
     assert client.get_model("fraud")["name"] == "fraud"
     with pytest.raises(NotFound):
-        client.register_version("absent", "s3://absent/1", create_model=False)
+        client.register_version("absent", f"{SRC}/absent/1", create_model=False)
     with pytest.raises(NotFound):
         client.get_model("absent")
     # A missing run is not fixed by creating the model, and leaves no empty model behind.
     with pytest.raises(NotFound) as no_run:
-        client.register_version("orphan", "s3://orphan/1", run_id="0" * 32)
+        client.register_version("orphan", f"{SRC}/orphan/1", run_id="0" * 32)
     assert no_run.value.details["run_id"] == "0" * 32
     with pytest.raises(NotFound):
         client.get_model("orphan")
     with pytest.raises(NotFound):
-        client.register_version("fraud", "s3://fraud/x", run_id="0" * 32)
+        client.register_version("fraud", f"{SRC}/fraud/x", run_id="0" * 32)
 
     for n in (1, 2, 3):
         assert (
-            client.register_version("churn", f"s3://churn/{n}", description=f"v{n}")["version"] == n
+            client.register_version("churn", f"{SRC}/{n}", description=f"v{n}")["version"] == n
         )
-    assert client.get_version("churn", 2)["source"] == "s3://churn/2"
+    assert client.get_version("churn", 2)["source"] == f"{SRC}/2"
     with pytest.raises(NotFound):
         client.get_version("churn", 9)
     assert [v["version"] for v in client.list_versions("churn")] == [3, 2, 1]
@@ -533,7 +537,7 @@ def test_updating_and_tagging_experiments_models_and_versions(server_url: str) -
         with pytest.raises(NotFound):
             client.delete_experiment_tag(eid, "never-set")
 
-        client.register_version("m-edit", "s3://a")
+        client.register_version("m-edit", f"{SRC}/a")
         renamed = client.update_model("m-edit", new_name="m-edited", description="churn model")
         assert (renamed["name"], renamed["description"]) == ("m-edited", "churn model")
         with pytest.raises(NotFound):
@@ -553,4 +557,4 @@ def test_updating_and_tagging_experiments_models_and_versions(server_url: str) -
         client.delete_version("m-edited", 1)
         with pytest.raises(NotFound):
             client.get_version("m-edited", 1)
-        assert client.register_version("m-edited", "s3://b")["version"] == 2, "numbers not reused"
+        assert client.register_version("m-edited", f"{SRC}/b")["version"] == 2, "numbers not reused"

@@ -57,7 +57,7 @@ def test_the_tour(server_url: str) -> None:
         "create",
         "mnist-classifier",
         "--source",
-        "s3://models/mnist/1",
+        f"runs:/{run.id}/model",
         "--run-id",
         run.id,
         env=env,
@@ -71,7 +71,7 @@ def test_the_tour(server_url: str) -> None:
     assert json.loads(resolved.stdout)["version"] == 1
 
     client = my.Client(server_url)
-    version = client.register_version("mnist-classifier", "s3://models/mnist/2", run_id=run.id)
+    version = client.register_version("mnist-classifier", f"runs:/{run.id}/model", run_id=run.id)
     client.set_alias("mnist-classifier", "champion", version["version"])
     assert client.get_version_by_alias("mnist-classifier", "champion")["version"] == 2
     client.close()
@@ -87,7 +87,7 @@ def test_the_tour_of_datasets(
         run.log_input("mnist-train", path="train.csv", context="training")
         run.log_output("mnist-predictions", path="predictions.csv")
     with my.Client(server_url) as client:
-        client.register_version("mnist-classifier", "s3://models/mnist/3", run_id=run.id)
+        client.register_version("mnist-classifier", f"runs:/{run.id}/model", run_id=run.id)
     env = {"MODELYARD_URL": server_url}
     listed = modelyard("datasets", "list", env=env)
     assert listed.returncode == 0, listed.stderr

@@ -230,7 +230,9 @@ class Paused(Backend):
         return await self.inner.stage(conn, source, limit)
 
     async def publish(self, conn: Conn, staged: Staged) -> int:
-        return await self.inner.publish(conn, staged)
+        blob_id = await self.inner.publish(conn, staged)
+        await self._maybe_pause("published")  # bytes in place, row not committed yet
+        return blob_id
 
     async def discard(self, conn: Conn | None, staged: Staged) -> None:
         await self._maybe_pause("discard")
@@ -390,3 +392,48 @@ async def test_an_upload_cut_off_halfway_leaves_nothing_once_gc_ran(
     assert await _rows(store, "SELECT count(*) FROM artifact_blob") == [(0,)]
     assert await _rows(store, "SELECT count(*) FROM artifact_chunk") == [(0,)]
     assert await _rows(store, "SELECT count(*) FROM run_artifact") == [(0,)]
+
+
+async def test_a_blob_file_without_a_row_is_removed_unless_an_upload_is_publishing_it(
+    artifacts: ArtifactStore, store: Store, database_url: str, run_id: uuid.UUID, store_url: str
+) -> None:
+    if not store_url.startswith("file://"):
+        pytest.skip("only the file:// store names files by content")
+    root = Path(store_url[len("file://") :])
+    crashed = os.urandom(5000)  # an upload that died between its rename and its commit
+    digest = _digest(crashed)
+    orphan = root / "blobs" / digest[:2] / digest[2:4] / digest
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(crashed)
+    stranger = orphan.parent / "not-a-blob.txt"  # not ours: never touched
+    stranger.write_bytes(b"x")
+
+    async with await _gc_conn(database_url) as conn:
+        dry = await collect_store(conn, artifacts.backend, uploads_older_than=3600, dry_run=True)
+        assert [(b.what, b.size) for b in dry.blobs] == [(f"blob {digest} (no row)", 5000)]
+        assert orphan.exists()
+        report = await collect_store(conn, artifacts.backend, uploads_older_than=3600)
+    assert [b.what for b in report.blobs] == [f"blob {digest} (no row)"]
+    assert not orphan.exists() and stranger.exists()
+
+    data = os.urandom(7000)
+    paused = Paused(artifacts.backend, "published")
+    uploader = ArtifactStore(store.pool, paused)
+    reports: list[Any] = []
+
+    async def run_gc(conn: Conn) -> None:
+        reports.append(await collect_store(conn, artifacts.backend, uploads_older_than=3600))
+
+    async with await _gc_conn(database_url) as gc_conn, anyio.create_task_group() as tasks:
+        tasks.start_soon(uploader.put, run_id, "publishing.bin", _body(data))
+        await paused.reached.wait()  # renamed into blobs/, its row not committed
+        tasks.start_soon(run_gc, gc_conn)
+        gc_pid = gc_conn.info.backend_pid
+        with anyio.fail_after(30):
+            while not await _rows(
+                store, "SELECT 1 WHERE cardinality(pg_blocking_pids(%s)) > 0", [gc_pid]
+            ):
+                await anyio.sleep(0.01)  # polling PostgreSQL for the wait, not a guess
+        paused.go_on.set()
+    assert reports[0].blobs == []
+    assert await _read(artifacts, run_id, "publishing.bin") == data

@@ -112,8 +112,8 @@ def test_each_role_can_do_its_job_and_no_more(roles: Roles) -> None:
         upgrade(roles.app, DEFAULT_SCHEMA)
 
     with psycopg.connect(with_schema(roles.readonly, DEFAULT_SCHEMA)) as conn:
-        names = conn.execute("SELECT name FROM experiment").fetchall()
-        assert names == [("e",)]
+        names = conn.execute("SELECT name FROM experiment ORDER BY experiment_id").fetchall()
+        assert names == [("Default",), ("e",)]  # experiment 0 is in every database
     for statement in (
         "INSERT INTO experiment (name) VALUES ('x')",
         "UPDATE experiment SET name = 'x'",

@@ -88,7 +88,8 @@ async def test_old_deletions_are_purged_and_everything_else_kept(
     assert (await store.runs.get(child)).parent_run_id is None
     kept_version = await store.registry.get_version("m", version.version)
     assert (kept_version.run_id, kept_version.source) == (None, "s3://m/1")
-    assert [e.name for e in (await store.experiments.list(lifecycle="all")).items] == ["kept"]
+    listed = (await store.experiments.list(lifecycle="all")).items
+    assert [e.name for e in listed] == ["Default", "kept"]
     assert gone_run not in remaining
 
 

@@ -55,7 +55,11 @@ def test_only_health_ready_metrics_openapi_and_assets_are_open() -> None:
 
 def test_writes_are_never_declared_as_reads() -> None:
     # A POST that only reads (search) is allowed as READ; any other write must need more.
-    reading_posts = {"/api/v1/runs/search", "/api/v1/model-versions/search"}
+    reading_posts = {"/api/v1/runs/search", "/api/v1/model-versions/search"} | {
+        prefix + path
+        for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+        for path in ("/experiments/search", "/runs/search")
+    }
     for leaf in LEAVES:
         methods = (leaf.methods or set()) - {"GET", "HEAD"}
         if methods and leaf.path not in reading_posts:

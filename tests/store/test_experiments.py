@@ -22,7 +22,9 @@ async def _rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 async def _count_experiments(store: Store) -> int:
-    return int((await _rows(store, "SELECT count(*) FROM experiment"))[0][0])
+    """Experiments besides experiment 0 (MLflow's Default, in every database)."""
+    sql = "SELECT count(*) FROM experiment WHERE experiment_id <> 0"
+    return int((await _rows(store, sql))[0][0])
 
 
 def _now_ms() -> int:
@@ -159,7 +161,9 @@ async def test_rename_errors_change_nothing(store: Store) -> None:
     await store.experiments.delete(a.experiment_id)
     with pytest.raises(InvalidState):
         await store.experiments.rename(a.experiment_id, "c")
-    names = {row[0] for row in await _rows(store, "SELECT name FROM experiment")}
+    names = {
+        row[0] for row in await _rows(store, "SELECT name FROM experiment WHERE experiment_id <> 0")
+    }
     assert names == {"a", "b"}
 
 
@@ -257,7 +261,7 @@ async def _list_all(store: Store, limit: int, lifecycle: Any = "active") -> list
     while True:
         page = await store.experiments.list(lifecycle=lifecycle, limit=limit, page_token=token)
         assert len(page.items) <= limit
-        found.extend(page.items)
+        found.extend(e for e in page.items if e.experiment_id != 0)  # leave out Default
         token = page.next_page_token
         if token is None:
             return found
@@ -268,7 +272,7 @@ async def test_list_pages_without_duplicates_or_gaps(store: Store) -> None:
     for limit in (1, 5, 23, 100):
         listed = await _list_all(store, limit)
         assert [e.experiment_id for e in listed] == [e.experiment_id for e in created]
-    exact = await store.experiments.list(limit=23)
+    exact = await store.experiments.list(limit=24)  # the 23 and experiment 0
     assert exact.next_page_token is None
 
 
@@ -285,8 +289,8 @@ async def test_list_filters_by_lifecycle(store: Store) -> None:
 async def test_list_is_stable_when_rows_change_between_pages(store: Store) -> None:
     for i in range(4):
         await store.experiments.create(f"e{i}")
-    first = await store.experiments.list(limit=2)
-    await store.experiments.delete(first.items[0].experiment_id)
+    first = await store.experiments.list(limit=3)  # Default (experiment 0), e0, e1
+    await store.experiments.delete(first.items[1].experiment_id)
     late = await store.experiments.create("late")
     second = await store.experiments.list(limit=10, page_token=first.next_page_token)
     assert [e.name for e in second.items] == ["e2", "e3", "late"]

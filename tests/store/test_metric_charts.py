@@ -63,6 +63,10 @@ async def test_wide_range_is_bounded_and_keeps_a_one_point_spike(store: Store) -
     # A naive sampler keeping every 100th point (2,000 points, the same budget) loses it.
     assert 40.0 not in values[::100]
     assert chart.xs == sorted(chart.xs)
+    # The whole series takes the chunk-level bounds; an explicit full range, the block-level
+    # ones: the same chart.
+    ranged = await store.metric_charts.series(run, "loss", lo=-(2**63), hi=2**63 - 1, buckets=1000)
+    assert ranged == chart
 
 
 async def test_zoomed_ranges_use_points_then_full_detail(store: Store) -> None:

@@ -19,6 +19,9 @@ from ui_support import SCREENSHOTS, LiveServer, Page, seed
 from modelyard.store import Store
 from modelyard.store.metrics import MetricBatch
 
+# A version source inside the server's own artifacts (the only kind it accepts).
+SRC = "runs:/" + "5" * 32
+
 XSS = "<img src=x onerror=alert(1)>"
 SPIKE_STEP = 654_321
 POINTS = 1_000_000
@@ -113,7 +116,7 @@ def test_pages_load_without_console_errors_and_are_captured(
     live_server.api("POST", "/models", json={"name": unique("classifier")})
     model = live_server.api("GET", "/models")["items"][-1]["name"]
     live_server.api(
-        "POST", f"/models/{model}/versions", json={"source": "s3://m/1", "run_id": run_id}
+        "POST", f"/models/{model}/versions", json={"source": f"{SRC}/m/1", "run_id": run_id}
     )
     live_server.api("PUT", f"/models/{model}/aliases/champion", json={"version": 1})
     live_server.api(
@@ -228,9 +231,9 @@ def test_million_point_chart_is_bounded_keeps_the_spike_and_zooms(
         "lines => lines.reduce((n, l) => n + l.points.numberOfItems, 0)"
     )
     assert total <= 5000
-    ys = [float(p.split(",")[1]) for p in pairs]
-    # The spike (50 among values in [-1, 1]) is the highest point: the top of the plot area.
-    assert min(ys) == pytest.approx(12.0, abs=0.5)
+    # The spike (50 among values in [-1, 1]) is drawn: the y range reaches it, and the highest
+    # point sits at its step (within two pixels of x).
+    assert_spike_drawn(shown.locator("svg.plot").first, pairs)
     # A naive sampler with the same budget (every n-th point) would miss the spike.
     stride = POINTS // len(pairs)
     assert SPIKE_STEP % stride != 0
@@ -243,8 +246,19 @@ def test_million_point_chart_is_bounded_keeps_the_spike_and_zooms(
     assert "min/max" not in legend  # full detail: every point of the range
     zoomed_pairs = zoomed.get_attribute("points").split()
     assert 2 < len(zoomed_pairs) <= 5000
-    assert min(float(p.split(",")[1]) for p in zoomed_pairs) == pytest.approx(12.0, abs=0.5)
+    assert_spike_drawn(shown.locator("svg.plot").first, zoomed_pairs)
     assert page.errors == []
+
+
+def assert_spike_drawn(svg: Any, pairs: list[str]) -> None:
+    assert float(svg.get_attribute("data-y1")) == 50.0
+    x0, x1 = float(svg.get_attribute("data-x0")), float(svg.get_attribute("data-x1"))
+    xs = [float(p.split(",")[0]) for p in pairs]
+    ys = [float(p.split(",")[1]) for p in pairs]
+    top = ys.index(min(ys))
+    assert ys[top] == pytest.approx(12.0, abs=0.5)  # the top of the plot area
+    step_per_px = (x1 - x0) / 724
+    assert abs(x0 + (xs[top] - 64) * step_per_px - SPIKE_STEP) <= 2 * step_per_px + 1
 
 
 def drag_across(shown: Any, step: float, half_width_px: float) -> None:
@@ -283,7 +297,7 @@ def test_alias_moved_in_the_ui_is_seen_by_the_api(page: Page, live_server: LiveS
     name = unique("registry")
     live_server.api("POST", "/models", json={"name": name})
     for i in (1, 2):
-        live_server.api("POST", f"/models/{name}/versions", json={"source": f"s3://m/{i}"})
+        live_server.api("POST", f"/models/{name}/versions", json={"source": f"{SRC}/m/{i}"})
     live_server.api("PUT", f"/models/{name}/aliases/prod", json={"version": 1})
     shown = page.open(f"/ui/models/{name}")
     shown.fill("#alias", "prod")
@@ -332,8 +346,23 @@ CONTROLS_UNLABELLED = """() => Array.from(document.querySelectorAll(
     return true;
   }).map(el => el.outerHTML.slice(0, 120))"""
 
-CONTRAST = """() => {
-  function rgb(text) { return text.match(/[\\d.]+/g).slice(0, 3).map(Number); }
+# Text colour on the background it is drawn on, as the stylesheet pairs them: links and
+# buttons sit on --panel in headers and table heads, marked filter text on --mark.
+CONTRAST_PAIRS = [
+    ("--fg", "--bg"), ("--muted", "--bg"), ("--link", "--bg"), ("--danger", "--bg"),
+    ("--ok", "--bg"), ("--accent", "--bg"), ("--warn", "--bg"), ("--fg", "--panel"),
+    ("--muted", "--panel"), ("--link", "--panel"), ("--danger", "--panel"), ("--fg", "--mark"),
+]  # fmt: skip
+
+CONTRAST = """pairs => {
+  function color(name) {
+    const probe = document.createElement('span');
+    probe.style.color = getComputedStyle(document.documentElement).getPropertyValue(name);
+    document.body.appendChild(probe);
+    const found = getComputedStyle(probe).color.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    probe.remove();
+    return found;
+  }
   function lum(c) {
     const [r, g, b] = c.map(v => {
       v /= 255;
@@ -341,26 +370,11 @@ CONTRAST = """() => {
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   }
-  function ratio(a, b) {
-    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
-    return (x + 0.05) / (y + 0.05);
-  }
-  const s = getComputedStyle(document.documentElement);
-  const bg = rgb(getComputedStyle(document.body).backgroundColor);
   const out = {};
-  for (const name of ['--fg', '--muted', '--link', '--danger', '--ok', '--accent']) {
-    const probe = document.createElement('span');
-    probe.style.color = s.getPropertyValue(name);
-    document.body.appendChild(probe);
-    out[name] = ratio(rgb(getComputedStyle(probe).color), bg);
-    probe.remove();
+  for (const [fg, bg] of pairs) {
+    const [x, y] = [lum(color(fg)), lum(color(bg))].sort((p, q) => q - p);
+    out[fg + ' on ' + bg] = (x + 0.05) / (y + 0.05);
   }
-  const panel = document.createElement('span');
-  panel.style.color = s.getPropertyValue('--panel');
-  document.body.appendChild(panel);
-  const fg = rgb(getComputedStyle(document.body).color);
-  out['--fg on --panel'] = ratio(fg, rgb(getComputedStyle(panel).color));
-  panel.remove();
   return out;
 }"""
 
@@ -370,8 +384,16 @@ def test_accessibility_labels_keyboard_and_contrast(page: Page, live_server: Liv
     exp_id = data["experiment"]["experiment_id"]
     run_id = data["runs"][0]["run_id"]
     query = "&".join(f"run={r['run_id']}" for r in data["runs"])
+    model = unique("a11y-model")
+    live_server.api("POST", "/models", json={"name": model})
+    live_server.api(
+        "POST", f"/models/{model}/versions", json={"source": f"{SRC}/m/1", "run_id": run_id}
+    )
+    put_artifact(live_server, run_id, "notes/readme.txt", b"hello")
     for path in ("/", f"/ui/experiments/{exp_id}", f"/ui/runs/{run_id}", f"/ui/compare?{query}",
-                 "/ui/models", "/ui/live"):  # fmt: skip
+                 "/ui/models", f"/ui/models/{model}", "/ui/live",
+                 f"/ui/lineage?uri=models:/{model}/1", f"/ui/runs/{run_id}/artifacts?path=notes",
+                 f"/ui/runs/{run_id}/artifacts/view?path=notes/readme.txt"):  # fmt: skip
         shown = page.open(path)
         assert shown.evaluate(CONTROLS_UNLABELLED) == [], path
     # Keyboard: from the top of the runs page, Tab reaches the filter; Enter applies it.
@@ -386,12 +408,32 @@ def test_accessibility_labels_keyboard_and_contrast(page: Page, live_server: Liv
     shown.keyboard.press("Enter")
     shown.wait_for_url(re.compile(r"filter="))
     assert shown.locator("#runs-table td.name a:not(.toggle)").all_inner_texts() == ["trial-2"]
-    # Contrast of the default themes (WCAG AA: 4.5 for text), light and dark.
-    for scheme in ("light", "dark"):
+    # The tree opens by keyboard: Tab to trial-0's toggle, Enter shows its child under it.
+    shown = page.open(f"/ui/experiments/{exp_id}")
+    for _ in range(80):
+        shown.keyboard.press("Tab")
+        if shown.evaluate("document.activeElement.classList.contains('toggle')"):
+            break
+    else:
+        pytest.fail("Tab never reached a tree toggle")
+    # Focus is visible: the focused element draws an outline.
+    assert shown.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    shown.keyboard.press("Enter")
+    shown.wait_for_url(re.compile(r"open="))
+    assert "child" in shown.locator("#runs-table td.name a:not(.toggle)").all_inner_texts()
+    # Contrast of both themes (WCAG AA: 4.5 for text), as the system's preference picks them
+    # and as the toggle sets them (data-theme), worked out here from the computed colours.
+    for scheme, toggled in (("light", None), ("dark", None), ("light", "dark"), ("dark", "light")):
         shown.emulate_media(color_scheme=scheme)
-        ratios = shown.evaluate(CONTRAST)
+        shown.evaluate(
+            "t => t ? document.documentElement.setAttribute('data-theme', t)"
+            " : document.documentElement.removeAttribute('data-theme')",
+            toggled,
+        )
+        ratios = shown.evaluate(CONTRAST, CONTRAST_PAIRS)
+        assert len(ratios) == len(CONTRAST_PAIRS)
         low = {name: round(value, 2) for name, value in ratios.items() if value < 4.5}
-        assert low == {}, (scheme, low)
+        assert low == {}, (scheme, toggled, low)
     assert page.errors == []
 
 

@@ -97,6 +97,9 @@ class Backend(ABC):
     # True when staging writes through the database connection of the publishing transaction
     # (postgresql): the upload is then one transaction and a dropped one leaves nothing at all.
     stages_in_transaction: bool = False
+    # False when the bytes are rows of the schema (postgresql): a backup's snapshot holds them,
+    # so removing them need not wait for backups.
+    bytes_outside_database: bool = True
 
     @abstractmethod
     async def stage(self, conn: Conn | None, source: AsyncIterable[bytes], limit: int) -> Staged:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -25,6 +26,9 @@ from modelyard.artifacts.backend import CHUNK_SIZE, Backend, BlobRef, Chunker, C
 from modelyard.artifacts.location import StoreLocation
 from modelyard.errors import ArtifactCorrupted, ArtifactStoreUnavailable
 from modelyard.sql import query
+
+_HEX2 = re.compile(r"^[0-9a-f]{2}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -128,6 +132,31 @@ class FileBackend(Backend):
     async def remove(self, blob: BlobRef) -> None:
         if blob.locator is not None:
             await asyncio.to_thread(self._blob_path(blob.locator).unlink, True)
+
+    def blob_directories(self) -> list[Path]:
+        """The leaf directories of ``blobs/`` (``blobs/ab/cd``), at most 65,536."""
+        blobs = self.root / "blobs"
+        if not blobs.is_dir():
+            return []
+        return sorted(
+            leaf
+            for top in blobs.iterdir()
+            if top.is_dir() and _HEX2.match(top.name)
+            for leaf in top.iterdir()
+            if leaf.is_dir() and _HEX2.match(leaf.name)
+        )
+
+    @staticmethod
+    def blob_files(directory: Path) -> dict[bytes, Path]:
+        """The blob files of one leaf directory by sha256 (other names are not ours)."""
+        found = {}
+        for entry in directory.iterdir():
+            if (
+                _HEX64.match(entry.name)
+                and entry.name[:4] == directory.parent.name + directory.name
+            ):
+                found[bytes.fromhex(entry.name)] = entry
+        return found
 
     async def sweep(self, older_than_seconds: float, dry_run: bool) -> list[Swept]:
         return await asyncio.to_thread(self._sweep, older_than_seconds, dry_run)

@@ -15,14 +15,19 @@ a reference to missing bytes:
 
 An upload that finds a condemned blob (marked, not yet swept, or a sweep that died after
 removing the bytes) never reuses it: it removes what is left of it and publishes its own bytes
-under its content lock (``ArtifactStore._publish``). Every step is idempotent, so a gc killed at
+under its content lock (``ArtifactStore._publish``). Files and objects are removed only under
+``BYTES_REMOVAL_LOCK``, which a running backup holds shared, so a backup never misses a blob of
+its snapshot (``modelyard.backup.artifacts``). Every step is idempotent, so a gc killed at
 any point is finished by the next one. Partial uploads live outside the index (a staging file,
 an unfinished S3 multipart upload); the backend's ``sweep`` removes those older than a cutoff.
-A postgresql-store upload is one transaction and leaves nothing to sweep.
+A postgresql-store upload is one transaction and leaves nothing to sweep. A ``file://`` blob
+file without any row (a crash between an upload's rename and its commit) is removed under the
+content lock that upload would hold.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +36,8 @@ from typing import cast
 from psycopg.rows import dict_row
 
 from modelyard.artifacts.backend import Backend, BlobRef, Conn
+from modelyard.artifacts.filesystem import FileBackend
+from modelyard.artifacts.store import CONTENT_LOCK, content_lock_key, lock_bytes_removal
 from modelyard.progress import NoProgress, Progress
 from modelyard.sql import query
 
@@ -88,7 +95,50 @@ async def collect_store(
         report.blobs = await _sweep(conn, backend, batch, progress)
     swept = await backend.sweep(uploads_older_than, dry_run)
     report.uploads = [Removed(what=item.what, size=item.size) for item in swept]
+    if isinstance(backend, FileBackend):
+        report.blobs += await _orphan_files(conn, backend, dry_run)
     return report
+
+
+async def _orphan_files(conn: Conn, backend: FileBackend, dry_run: bool) -> list[Removed]:
+    """Blob files without a row: left by a crash between the rename and the commit of an upload.
+
+    A file is removed only under its content lock, with no row found after taking it: an upload
+    renames a file into place and commits its row while holding that lock, so a file seen
+    without a row under the lock is no upload's.
+    """
+    removed: list[Removed] = []
+    for directory in await asyncio.to_thread(backend.blob_directories):
+        files = await asyncio.to_thread(backend.blob_files, directory)
+        if not files:
+            continue
+        unknown = set(files) - await _known(conn, backend.url, list(files))
+        for sha256 in sorted(unknown):
+            path = files[sha256]
+            try:
+                size = (await asyncio.to_thread(path.stat)).st_size
+            except FileNotFoundError:
+                continue
+            if not dry_run:
+                async with conn.transaction():
+                    # The content lock first, as an upload takes them: no deadlock.
+                    await conn.execute(
+                        query("artifacts.lock_content"),
+                        {"namespace": CONTENT_LOCK, "key": content_lock_key(sha256)},
+                    )
+                    await lock_bytes_removal(conn)
+                    if await _known(conn, backend.url, [sha256]):
+                        continue  # an upload published it meanwhile
+                    await asyncio.to_thread(path.unlink, True)
+            removed.append(Removed(what=f"blob {sha256.hex()} (no row)", size=size))
+    return removed
+
+
+async def _known(conn: Conn, store_url: str, digests: list[bytes]) -> set[bytes]:
+    cur = await conn.execute(
+        query("artifact_gc.known_blobs"), {"store_url": store_url, "digests": digests}
+    )
+    return {bytes(cast(bytes, row[0])) for row in await cur.fetchall()}
 
 
 async def _mark(conn: Conn, store_url: str, batch: int) -> int:
@@ -121,6 +171,8 @@ async def _sweep(conn: Conn, backend: Backend, batch: int, progress: Progress) -
     with progress.phase(f"removing unreferenced blobs from {backend.url}", total) as advance:
         while True:
             async with conn.transaction():
+                if backend.bytes_outside_database:
+                    await lock_bytes_removal(conn)  # before the row locks: uploads wait less
                 cur = conn.cursor(row_factory=dict_row)
                 await cur.execute(
                     query("artifact_gc.lock_condemned"),

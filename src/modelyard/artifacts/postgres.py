@@ -22,6 +22,7 @@ class PostgresBackend(Backend):
 
     url = DEFAULT_STORE_URL
     stages_in_transaction = True
+    bytes_outside_database = False
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool

@@ -35,6 +35,9 @@ from modelyard.store._base import Pool, Repository
 # Advisory lock namespaces (the two-int form; migrations use the one-bigint form).
 RUN_PATHS_LOCK = 70701
 CONTENT_LOCK = 70702
+# Held shared by a backup (from before its snapshot to its end) and exclusively, per
+# transaction, by whoever removes blob bytes kept outside the database (gc, a replacing upload).
+BYTES_REMOVAL_LOCK = (70703, 0)
 
 DEFAULT_MAX_BYTES = 20 * 1024**3
 
@@ -53,6 +56,12 @@ def open_backend(url: str, pool: Pool) -> Backend:
     from modelyard.artifacts.postgres import PostgresBackend
 
     return PostgresBackend(pool)
+
+
+async def lock_bytes_removal(conn: Conn) -> None:
+    """Wait for running backups before removing blob files (see BYTES_REMOVAL_LOCK)."""
+    namespace, key = BYTES_REMOVAL_LOCK
+    await conn.execute(query("artifacts.lock_content"), {"namespace": namespace, "key": key})
 
 
 def content_lock_key(sha256: bytes) -> int:
@@ -180,6 +189,8 @@ class ArtifactStore(Repository):
                     size=cast(int, existing[1]),
                     locator=cast("str | None", existing[2]),
                 )
+                if self.backend.bytes_outside_database:
+                    await lock_bytes_removal(conn)
                 await self.backend.remove(condemned)
                 await conn.execute(query("artifacts.delete_blob"), {"blob_id": condemned.blob_id})
             blob_id = await self.backend.publish(conn, staged)

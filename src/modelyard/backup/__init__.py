@@ -12,15 +12,18 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from modelyard.artifacts.store import BYTES_REMOVAL_LOCK
 from modelyard.backup import checksums
 from modelyard.backup.archive import DUMP_MEMBER, FileEntry, Manifest, file_digest, read_verified
 from modelyard.backup.archive import write_archive as _write_archive
+from modelyard.backup.artifacts import BlobFile, Installer, blob_file
 from modelyard.backup.dump import find_tool, list_dump, run_pg_dump
 from modelyard.backup.restore import check_applicable, restore_into
 from modelyard.db.conninfo import check_schema_name
@@ -87,6 +90,8 @@ def backup(
     ):
         dump = Path(work) / DUMP_MEMBER
         conn.execute(query("backup.migration_lock"), [_lock_key(schema)])
+        namespace, key = BYTES_REMOVAL_LOCK
+        conn.execute(query("backup.artifact_bytes_lock"), {"namespace": namespace, "key": key})
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         conn.autocommit = False
@@ -101,6 +106,7 @@ def backup(
             with progress.phase("pg_dump", len(tables)) as advance:
                 run_pg_dump(tool, dsn, schema, str(snapshot_row[0]), dump, lambda: advance(1))
             digests = checksums.table_digests(conn, tables, progress)
+            blobs = _file_blobs(conn, schema, {t.name for t in tables})
         size, sha256 = file_digest(dump)
         manifest = Manifest(
             modelyard_version=_modelyard_version(),
@@ -112,10 +118,29 @@ def backup(
             schema=schema,
             schema_version=schema_version,
             tables=tuple(digests),
-            files=(FileEntry(DUMP_MEMBER, size, sha256),),
+            files=(FileEntry(DUMP_MEMBER, size, sha256), *(b.entries[0] for b in blobs)),
+            artifacts=tuple(b.entries[1] for b in blobs),
         )
-        _write_archive(path, manifest, {DUMP_MEMBER: dump})
+        checked = [(b.member, b.source, b.size, b.sha256) for b in blobs]
+        if not checked:
+            _write_archive(path, manifest, {DUMP_MEMBER: dump})
+            return manifest
+        with progress.phase("artifact files", len(checked)) as advance:
+            _write_archive(path, manifest, {DUMP_MEMBER: dump}, checked, advance)
     return manifest
+
+
+def _file_blobs(conn: Connection, schema: str, tables: set[str]) -> list[BlobFile]:
+    """The file:// blobs referenced in the snapshot (none before the artifact migration)."""
+    if not {"artifact_blob", "run_artifact"} <= tables:
+        return []
+    statement = sql.SQL(query("backup.file_blobs")).format(
+        blob=sql.Identifier(schema, "artifact_blob"), path=sql.Identifier(schema, "run_artifact")
+    )
+    return [
+        blob_file(str(url), bytes(digest), int(size), str(locator))  # type: ignore[call-overload]
+        for url, digest, size, locator in conn.execute(statement).fetchall()
+    ]
 
 
 def _check_toc(manifest: Manifest, toc: list[str]) -> None:
@@ -129,9 +154,14 @@ def _check_toc(manifest: Manifest, toc: list[str]) -> None:
             raise BackupCorrupted(f"the dump does not contain table {table.name}")
 
 
-def _verify_into(path: Path, work: Path, pg_bin: Path | None) -> tuple[Manifest, Path]:
+def _verify_into(
+    path: Path,
+    work: Path,
+    pg_bin: Path | None,
+    extract: Callable[[Manifest, str], Path | None] | None = None,
+) -> tuple[Manifest, Path]:
     dump = work / DUMP_MEMBER
-    manifest = read_verified(Path(path), extract_dump_to=dump)
+    manifest = read_verified(Path(path), extract_dump_to=dump, extract=extract)
     # Any pg_restore at least as new as the pg_dump that wrote the dump can read it.
     newer = range(manifest.pg_dump_major, manifest.pg_dump_major + 10)
     _check_toc(manifest, list_dump(find_tool("pg_restore", newer, pg_bin), dump))
@@ -161,11 +191,34 @@ def restore(
     """
     check_schema_name(schema)
     progress = progress or NoProgress()
+    installers: list[Installer] = []
+
+    def stage(manifest: Manifest, member: str) -> Path | None:
+        # file:// blobs are written into their store's staging area as they are verified.
+        if not installers:
+            installers.append(Installer(manifest))
+        return installers[0].staging_path(member)
+
     with tempfile.TemporaryDirectory(prefix="modelyard-restore-") as work:
-        manifest, dump = _verify_into(Path(path), Path(work), pg_bin)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            _, server_major = _server_version(conn)
-        check_applicable(manifest, schema, server_major)
-        tool = find_tool("pg_restore", [server_major], pg_bin)
-        restore_into(dsn, schema, dump, manifest, tool, replace=replace, progress=progress)
+        try:
+            manifest, dump = _verify_into(Path(path), Path(work), pg_bin, stage)
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                _, server_major = _server_version(conn)
+            check_applicable(manifest, schema, server_major)
+            tool = find_tool("pg_restore", [server_major], pg_bin)
+            # The blob files go into place once the restored rows matched the manifest, just
+            # before the commit that makes rows referring to them visible.
+            restore_into(
+                dsn,
+                schema,
+                dump,
+                manifest,
+                tool,
+                replace=replace,
+                progress=progress,
+                before_commit=installers[0].install if installers else None,
+            )
+        finally:
+            for installer in installers:
+                installer.discard()
     return manifest

@@ -1,11 +1,11 @@
-"""The backup archive: an uncompressed tar of a manifest, a pg_dump and (later) artifact files.
+"""The backup archive: an uncompressed tar of a manifest, a pg_dump and artifact files.
 
 Layout (every member a regular file; no directories, links or absolute paths)::
 
     manifest.json           what the archive holds, with a sha256 of every other member
     database.dump           pg_dump -Fc of the modelyard schema (compressed by pg_dump itself)
-    artifacts/<store>/<p>   artifact files kept outside PostgreSQL, one entry each in
-                            manifest["artifacts"] (reserved: no artifact store writes any yet)
+    artifacts/<store>/<p>   artifact files kept outside PostgreSQL (blobs of file:// stores),
+                            one entry each in manifest["artifacts"] (backup/artifacts.py)
 
 The tar is not gzipped: the dump is already compressed, and artifacts (model weights) rarely
 compress, so gzip would only cost time and make reading one member mean inflating the ones
@@ -22,15 +22,16 @@ import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
+from modelyard.artifacts.location import parse_store_url
 from modelyard.db.conninfo import check_schema_name
-from modelyard.errors import BackupCorrupted, BackupError
+from modelyard.errors import BackupCorrupted, BackupError, InvalidInput
 
 FORMAT = "modelyard-backup"
 FORMAT_VERSION = 1
@@ -42,6 +43,7 @@ CHECKSUM_METHOD = "sha256/copy-text/pk-order-c-collation/v1"
 _MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_LOCATOR = re.compile(r"^blobs/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$")
 
 
 class TableDigest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,9 +65,9 @@ class FileEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class ArtifactEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """An artifact file carried in the archive: its member path and where it came from."""
 
-    path: str  # member path, under artifacts/<store>/
-    store: str  # name of the artifact store it was read from
-    uri: str  # the artifact URI the tracking data refers to
+    path: str  # member path: artifacts/<store_key(store)>/<uri>
+    store: str  # the URL of the artifact store it was read from (artifact_blob.store_url)
+    uri: str  # where it lives inside that store (artifact_blob.locator: blobs/ab/cd/<sha256>)
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -126,8 +128,48 @@ def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def write_archive(path: Path, manifest: Manifest, members: dict[str, Path]) -> None:
-    """Write the archive to ``path`` atomically (a temporary file renamed into place)."""
+class _Hashing:
+    """A file object that hashes what tarfile reads through it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _add_checked(tar: tarfile.TarFile, name: str, source: Path, size: int, sha256: str) -> None:
+    """Add ``source`` as ``name``, failing unless it has exactly the size and sha256 expected."""
+    try:
+        with source.open("rb") as f:
+            if os.fstat(f.fileno()).st_size != size:
+                raise BackupError(
+                    f"artifact file {source} is not {size} bytes as its blob says; "
+                    "the store is damaged (run the backup again if gc or an upload replaced it)"
+                )
+            hashing = _Hashing(f)
+            tar.addfile(_tarinfo(name, size), hashing)
+    except FileNotFoundError:
+        raise BackupError(f"artifact file {source} is missing from its store") from None
+    if hashing.digest.hexdigest() != sha256:
+        raise BackupError(f"artifact file {source} does not match its sha256; the store is damaged")
+
+
+def write_archive(
+    path: Path,
+    manifest: Manifest,
+    members: dict[str, Path],
+    checked: Sequence[tuple[str, Path, int, str]] = (),
+    on_checked: Callable[[int], None] | None = None,
+) -> None:
+    """Write the archive to ``path`` atomically (a temporary file renamed into place).
+
+    ``checked`` members (name, source, size, sha256) are hashed as they are copied, and the
+    archive is not written if one differs (``on_checked`` is told of each one added).
+    """
     manifest_bytes = msgspec.json.format(msgspec.json.encode(seal(manifest)), indent=2)
     fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
@@ -140,6 +182,10 @@ def write_archive(path: Path, manifest: Manifest, members: dict[str, Path]) -> N
                 for name, source in members.items():
                     with source.open("rb") as f:
                         tar.addfile(_tarinfo(name, source.stat().st_size), f)
+                for name, source, size, sha256 in checked:
+                    _add_checked(tar, name, source, size, sha256)
+                    if on_checked is not None:
+                        on_checked(1)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, path)
@@ -194,9 +240,39 @@ def _check_fields(manifest: Manifest) -> None:
     paths = [f.path for f in manifest.files]
     if len(set(paths)) != len(paths) or DUMP_MEMBER not in paths:
         raise BackupCorrupted(f"{MANIFEST_MEMBER}: file list must name {DUMP_MEMBER} once")
+    files = {f.path: f for f in manifest.files}
     for artifact in manifest.artifacts:
         if not artifact.path.startswith(ARTIFACTS_PREFIX) or artifact.path not in paths:
             raise BackupCorrupted(f"{MANIFEST_MEMBER}: artifact {artifact.path!r} is not a file")
+        _check_artifact(artifact, files[artifact.path])
+
+
+def store_key(store_url: str) -> str:
+    """A short, stable directory name for an artifact store inside the archive."""
+    return hashlib.sha256(store_url.encode()).hexdigest()[:12]
+
+
+def _check_artifact(artifact: ArtifactEntry, entry: FileEntry) -> None:
+    """An artifact names a file:// store and a blob path that is its own sha256.
+
+    A hostile or damaged manifest must not make restore write outside the store's ``blobs/``
+    directory, or install bytes under a name they do not hash to.
+    """
+    try:
+        kind = parse_store_url(artifact.store).kind
+    except InvalidInput as exc:
+        raise BackupCorrupted(f"artifact {artifact.path!r}: {exc.message}") from exc
+    match = _LOCATOR.match(artifact.uri)
+    if (
+        kind != "file"
+        or match is None
+        or match.group(3) != entry.sha256
+        or match.group(3)[:4] != match.group(1) + match.group(2)
+        or artifact.path != f"{ARTIFACTS_PREFIX}{store_key(artifact.store)}/{artifact.uri}"
+    ):
+        raise BackupCorrupted(
+            f"artifact {artifact.path!r} does not name a blob of a file:// store by its sha256"
+        )
 
 
 def _label(entry: TableDigest | FileEntry) -> str:
@@ -241,11 +317,16 @@ def _copy_member(source: IO[bytes], sink: IO[bytes] | None) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def read_verified(path: Path, extract_dump_to: Path | None = None) -> Manifest:
+def read_verified(
+    path: Path,
+    extract_dump_to: Path | None = None,
+    extract: Callable[[Manifest, str], Path | None] | None = None,
+) -> Manifest:
     """Check the archive's structure, manifest and every member's size and sha256.
 
     With ``extract_dump_to``, the dump is written there while it is hashed, so what a restore
-    feeds to pg_restore is exactly the bytes that were checked.
+    feeds to pg_restore is exactly the bytes that were checked; ``extract`` names where to
+    write other members the same way (None: only check it).
     """
     with _open_tar(path) as tar:
         members = tar.getmembers()
@@ -268,18 +349,24 @@ def read_verified(path: Path, extract_dump_to: Path | None = None) -> Manifest:
         for member in members:
             if member.name == MANIFEST_MEMBER:
                 continue
-            _verify_member(tar, member, expected[member.name], extract_dump_to)
+            if member.name == DUMP_MEMBER:
+                sink = extract_dump_to
+            else:
+                sink = extract(manifest, member.name) if extract is not None else None
+            _verify_member(tar, member, expected[member.name], sink)
     return manifest
 
 
 def _verify_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, entry: FileEntry, dump_to: Path | None
+    tar: tarfile.TarFile, member: tarfile.TarInfo, entry: FileEntry, sink_path: Path | None
 ) -> None:
     source = tar.extractfile(member)
     assert source is not None
-    if member.name == DUMP_MEMBER and dump_to is not None:
-        with dump_to.open("wb") as sink:
+    if sink_path is not None:
+        with sink_path.open("wb") as sink:
             size, digest = _copy_member(source, sink)
+            sink.flush()
+            os.fsync(sink.fileno())
     else:
         size, digest = _copy_member(source, None)
     if size != entry.size:

@@ -10,6 +10,7 @@ the old schema wait on its locks meanwhile and never see it half-replaced.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -49,11 +50,6 @@ def check_applicable(manifest: Manifest, schema: str, server_major: int) -> None
         raise RestoreRefused(
             f"the archive was dumped from PostgreSQL {manifest.server_major}; it cannot be "
             f"restored into the older PostgreSQL {server_major}"
-        )
-    if manifest.artifacts:
-        raise RestoreRefused(
-            f"the archive carries {len(manifest.artifacts)} artifact files and this modelyard "
-            "cannot restore artifacts yet"
         )
 
 
@@ -97,8 +93,12 @@ def restore_into(
     *,
     replace: bool,
     progress: Progress,
+    before_commit: Callable[[], object] | None = None,
 ) -> None:
-    """Load ``dump`` into ``schema`` of ``dsn`` in one transaction, or leave it untouched."""
+    """Load ``dump`` into ``schema`` of ``dsn`` in one transaction, or leave it untouched.
+
+    ``before_commit`` runs once the restored rows matched the manifest, inside the transaction.
+    """
     with psycopg.connect(dsn, application_name="modelyard-restore") as conn:
         with conn.transaction():
             conn.execute(query("backup.migration_xact_lock"), [_lock_key(schema)])
@@ -125,3 +125,5 @@ def restore_into(
             # A restored table has no planner statistics until analysed.
             for table in tables:
                 conn.execute(sql.SQL(query("backup.analyze")).format(table=table.identifier))
+            if before_commit is not None:
+                before_commit()

@@ -198,7 +198,12 @@ def versions_show(ctx: click.Context, name: str, version: int, url: str, as_json
 
 @versions.command("create")
 @click.argument("name")
-@option("--source", required=True, help="Where the model's files are (URI).")
+@option(
+    "--source",
+    required=True,
+    help="Where the model's files are, inside the server's artifacts: runs:/RUN_ID/PATH, "
+    "models:/m-ID, or a URL inside its --artifact-store (anything else is refused).",
+)
 @option("--run-id", default=None, help="The run that produced it.")
 @option("--description", default=None)
 @option("--tag", "tags", multiple=True, metavar="KEY=VALUE")

@@ -1,4 +1,4 @@
-"""Compiles a filter's syntax tree into a parameterised SQL condition, for runs or model versions.
+"""Compiles a filter's syntax tree into a parameterised SQL condition: runs, versions, experiments.
 
 The output is a :class:`Fragment`: a ``psycopg.sql`` composition in which every value the user
 wrote — keys included — is a ``%s`` placeholder, and the values in order. Semantics, as MLflow:
@@ -36,7 +36,7 @@ from modelyard.search.ast import (
     Op,
     Or,
 )
-from modelyard.search.fields import MODEL_VERSIONS, RUNS, Kind, Target
+from modelyard.search.fields import EXPERIMENTS, MODEL_VERSIONS, RUNS, Kind, Target
 
 _SQL_OPS: dict[Op, LiteralString] = {
     Op.EQ: "=",
@@ -279,6 +279,31 @@ class ModelVersionFilterCompiler(FilterCompiler):
         )
 
 
+class ExperimentFilterCompiler(FilterCompiler):
+    """Filters on ``experiment e`` and its tags (``experiment_tag``)."""
+
+    target = EXPERIMENTS
+    columns: ClassVar[dict[str, LiteralString]] = {
+        "name": "e.name",
+        "experiment_id": "e.experiment_id",
+        "creation_time": "e.created_at",
+        "last_update_time": "e.updated_at",
+    }
+
+    def keyed(self, node: Comparison | In | IsNull) -> Fragment:
+        assert node.entity is Entity.TAG  # the only keyed entity of experiments
+        exists: LiteralString = (
+            "EXISTS (SELECT 1 FROM experiment_tag kv WHERE kv.experiment_id = e.experiment_id "
+            "AND kv.key = {}"
+        )
+        if isinstance(node, IsNull):
+            template: LiteralString = exists + ")"
+            return compose(template if node.negated else "NOT " + template, Bind(node.key))
+        return compose(
+            exists + " AND {})", Bind(node.key), self.value_condition(raw("kv.value"), node)
+        )
+
+
 def compile_run_filter(node: Node | None) -> Fragment:
     """The condition on ``run r`` for ``node`` (TRUE when there is no filter)."""
     return RunFilterCompiler().compile(node)
@@ -287,3 +312,8 @@ def compile_run_filter(node: Node | None) -> Fragment:
 def compile_model_version_filter(node: Node | None) -> Fragment:
     """The condition on ``model_version v`` / ``registered_model rm`` for ``node``."""
     return ModelVersionFilterCompiler().compile(node)
+
+
+def compile_experiment_filter(node: Node | None) -> Fragment:
+    """The condition on ``experiment e`` for ``node``."""
+    return ExperimentFilterCompiler().compile(node)

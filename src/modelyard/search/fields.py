@@ -1,4 +1,4 @@
-"""What each searchable thing (runs, model versions) lets a filter name, and the type checks.
+"""What each searchable thing (runs, model versions, experiments) lets a filter name; type checks.
 
 A :class:`Target` lists the entities it has (runs: attributes, metrics, params, tags; model
 versions: attributes and tags), its attributes with their kind and aliases (MLflow spells some
@@ -104,6 +104,19 @@ MODEL_VERSIONS = Target(
             "current_stage",
         }
     ),
+)
+
+EXPERIMENTS = Target(
+    name="experiments",
+    entities=frozenset({Entity.ATTRIBUTE, Entity.TAG}),
+    attributes={
+        "name": Kind.STRING,
+        "experiment_id": Kind.NUMBER,
+        "creation_time": Kind.TIME,
+        "last_update_time": Kind.TIME,
+    },
+    aliases={},
+    orderable=frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
 )
 
 _ENTITY_WORDS = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}

@@ -28,6 +28,7 @@ from modelyard.server.api import (
     webhooks,
 )
 from modelyard.server.guard import guard_routes
+from modelyard.server.mlflow import mlflow_routes
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
@@ -85,6 +86,7 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             Route("/ready", observability.ready),
             Route("/metrics", observability.metrics_endpoint),
             Mount("/api/v1", routes=api_routes()),
+            *mlflow_routes(),
             *ui_routes(),
         ],
         middleware=[Middleware(observability.MetricsMiddleware)],

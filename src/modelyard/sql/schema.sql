@@ -43,6 +43,10 @@ CREATE TABLE experiment (
     CONSTRAINT experiment_deleted_at_ck CHECK ((lifecycle_stage = 'deleted') = (deleted_at IS NOT NULL))
 );
 
+-- MLflow's default experiment (migration 0010): id 0, below every generated id, so a client that
+-- never sets an experiment logs to it as it does against MLflow.
+INSERT INTO experiment (experiment_id, workspace_id, name) VALUES (0, 1, 'Default');
+
 CREATE TABLE experiment_tag (
     experiment_id bigint NOT NULL,
     key           text   NOT NULL,
@@ -243,7 +247,7 @@ CREATE INDEX ingest_receipt_created_idx ON ingest_receipt (created_at);
 -- The store computes the same summaries while it encodes a batch (store/_metric_copy.py, a test
 -- holds the two equal), so an ingest does not aggregate every point here; this function
 -- summarises the chunks an append grows, batches staged by servers of the previous release, and
--- (migration 0008) the chunks written before summaries were made on write.
+-- (migration 0010) the chunks written before summaries were made on write.
 CREATE FUNCTION metric_block_summary_v1(
     p_steps      bigint[],
     p_timestamps bigint[],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from modelyard.db.pool import open_pool
 from modelyard.store._base import Pool
 from modelyard.store.datasets import Datasets
+from modelyard.store.experiment_search import ExperimentSearch
 from modelyard.store.experiments import Experiment, Experiments
 from modelyard.store.lineage import Lineage
 from modelyard.store.logged_models import LoggedModels
@@ -33,6 +34,7 @@ class Store:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.experiments = Experiments(pool)
+        self.experiment_search = ExperimentSearch(pool)
         self.runs = Runs(pool)
         self.registry = Registry(pool)
         self.metrics = Metrics(pool)

@@ -66,7 +66,8 @@ class Repository:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        """A pooled connection for a read: one round trip, without BEGIN and COMMIT.
+        """A pooled connection for a read that is one statement (or a write that is one
+        statement: the webhook dispatcher's claim and record), without BEGIN and COMMIT.
 
         In autocommit mode, the statements of one pipeline run as one implicit transaction that
         ends at the pipeline's sync, so the scope set first holds for the statements of the

@@ -93,7 +93,7 @@ class Experiments(Repository):
             row = await cur.fetchone()
         if row is None:
             raise NotFound(f"experiment {name!r} does not exist", name=name)
-        return _experiment_from_row(row)
+        return experiment_from_row(row)
 
     async def get_or_create(self, name: str) -> Experiment:
         """The experiment named ``name``, created if missing; safe under concurrent callers.
@@ -109,7 +109,7 @@ class Experiments(Repository):
             row = await (await conn.execute(query("experiments.get_by_name"), params)).fetchone()
         if row is None:  # pragma: no cover - the insert or the conflicting row guarantees one
             raise NotFound(f"experiment {name!r} does not exist", name=name)
-        experiment = _experiment_from_row(row)
+        experiment = experiment_from_row(row)
         if experiment.lifecycle_stage != "active":
             raise InvalidState(
                 f"experiment {name!r} is deleted; restore it or choose another name",
@@ -143,7 +143,7 @@ class Experiments(Repository):
                 },
             )
             rows = await cur.fetchall()
-        items, last = split_page([_experiment_from_row(row) for row in rows], limit)
+        items, last = split_page([experiment_from_row(row) for row in rows], limit)
         token = encode_cursor(_PAGE_SCOPE, [last.experiment_id]) if last else None
         return Page(items=items, next_page_token=token)
 
@@ -251,7 +251,7 @@ class Experiments(Repository):
         row = await cur.fetchone()
         if row is None:
             raise _not_found(experiment_id)
-        return _experiment_from_row(row)
+        return experiment_from_row(row)
 
 
 def check_experiment_id(value: object) -> int:
@@ -269,7 +269,7 @@ def _not_found(experiment_id: int) -> NotFound:
     return NotFound(f"experiment {experiment_id} does not exist", experiment_id=experiment_id)
 
 
-def _experiment_from_row(row: tuple[object, ...]) -> Experiment:
+def experiment_from_row(row: tuple[object, ...]) -> Experiment:
     keys = cast(list[str] | None, row[7]) or []
     values = cast(list[str] | None, row[8]) or []
     return Experiment(

@@ -86,8 +86,11 @@ class MetricCharts(Repository):
             "hi": high,
             "buckets": buckets,
         }
+        whole = not by_time and lo is None and hi is None
         async with self.transaction() as conn:
-            cur = await conn.execute(query("charts.bounds"), params)
+            cur = await conn.execute(
+                query("charts.bounds_whole" if whole else "charts.bounds"), params
+            )
             row: Any = await cur.fetchone()
             x_min, x_max, total = row if row else (None, None, 0)
             if x_min is None or x_max is None:

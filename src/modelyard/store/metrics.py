@@ -12,6 +12,7 @@ Unknown runs raise NotFound everywhere; an unknown key of an existing run has an
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -85,21 +86,33 @@ class Metrics(Repository):
         run_uuid = validation.check_uuid(run_id)
         retry_key = check_idempotency_key(idempotency_key)
         batch = to_batch(points)
+        async with self.transaction() as conn:
+            return await self.write(conn, run_uuid, batch, idempotency_key=retry_key)
+
+    async def write(
+        self,
+        conn: Conn,
+        run_uuid: uuid.UUID,
+        batch: MetricBatch,
+        *,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """:meth:`log` inside the caller's transaction, with a batch already checked by
+        ``to_batch``: MLflow's log-batch writes params, tags and metrics in one transaction."""
         params = {
             "run_id": run_uuid,
-            "idempotency_key": retry_key,
+            "idempotency_key": idempotency_key,
             "append_limit": self.append_limit,
         }
         payload = staging_copy(batch, self.chunk_points) if len(batch) else None
-        async with self.transaction() as conn:
-            # Every time, not once per connection: a transaction-mode pooler may hand each
-            # transaction to another server session (one extra round trip per batch).
-            await conn.execute(query("metrics.ensure_staging"))
-            if payload is not None:
-                async with conn.cursor().copy(query("metrics.copy_staging")) as copy:
-                    await copy.write(payload)
-            cur = await conn.execute(query("metrics.ingest"), params)
-            row = await cur.fetchone()
+        # Every time, not once per connection: a transaction-mode pooler may hand each
+        # transaction to another server session (one extra round trip per batch).
+        await conn.execute(query("metrics.ensure_staging"))
+        if payload is not None:
+            async with conn.cursor().copy(query("metrics.copy_staging")) as copy:
+                await copy.write(payload)
+        cur = await conn.execute(query("metrics.ingest"), params)
+        row = await cur.fetchone()
         applied = row[0] if row else None
         if not isinstance(applied, int):
             raise ModelyardError("metric ingest returned no count")

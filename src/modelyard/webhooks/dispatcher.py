@@ -122,7 +122,8 @@ class Dispatcher(Repository):
         self._wake.set()
 
     async def _claim(self, limit: int) -> list[dict[str, Any]]:
-        async with self.transaction() as conn:
+        # One statement (atomic by itself), so no BEGIN/COMMIT round trips: see webhooks.sql.
+        async with self.read() as conn:
             cur = await conn.execute(
                 query("webhooks.claim"), {"limit": limit, "lease": self.lease_seconds}
             )
@@ -162,10 +163,9 @@ class Dispatcher(Repository):
             "body": outcome.body,
         }
         try:
-            async with self.transaction() as conn:
+            async with self.read() as conn:  # one statement, as the claim
                 cur = await conn.execute(query("webhooks.record"), args)
                 row = await cur.fetchone()
-                await conn.execute(query("webhooks.log_attempt"), args)
         except ModelyardError as exc:
             # The lease runs out and another attempt follows, under the same delivery id.
             log.warning("webhook attempt not recorded", extra={"error": exc.message})

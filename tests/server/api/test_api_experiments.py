@@ -28,7 +28,7 @@ async def test_create_with_a_taken_name_is_409(client: httpx.AsyncClient) -> Non
     response = await client.post(f"{API}/experiments", json={"name": "taken"})
     assert_error(response, 409, "RESOURCE_ALREADY_EXISTS")
     page = ok(await client.get(f"{API}/experiments"))
-    assert [e["name"] for e in page["items"]] == ["taken"]
+    assert [e["name"] for e in page["items"]] == ["Default", "taken"]
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,8 @@ async def test_create_with_a_taken_name_is_409(client: httpx.AsyncClient) -> Non
 async def test_create_refuses_bad_bodies(client: httpx.AsyncClient, body: bytes, code: str) -> None:
     response = await client.post(f"{API}/experiments", content=body)
     assert_error(response, 400, code)
-    assert ok(await client.get(f"{API}/experiments"))["items"] == []
+    listed = ok(await client.get(f"{API}/experiments"))["items"]
+    assert [e["name"] for e in listed] == ["Default"]  # experiment 0, always there
 
 
 async def test_get_unknown_is_404(client: httpx.AsyncClient) -> None:
@@ -87,7 +88,7 @@ async def test_list_pages_with_a_cursor(client: httpx.AsyncClient) -> None:
         token = page["next_page_token"]
         if token is None:
             break
-    assert seen == ids
+    assert seen == [0, *ids]  # experiment 0 is MLflow's Default
     assert pages == 3
 
 
@@ -100,9 +101,9 @@ async def test_list_by_lifecycle(client: httpx.AsyncClient) -> None:
         page = ok(await client.get(f"{API}/experiments", params={"lifecycle": lifecycle}))
         return [e["name"] for e in page["items"]]
 
-    assert await names("active") == [keep["name"]]
+    assert await names("active") == ["Default", keep["name"]]
     assert await names("deleted") == [gone["name"]]
-    assert await names("all") == ["keep", "gone"]
+    assert await names("all") == ["Default", "keep", "gone"]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,9 @@ import httpx
 import pytest
 from api_support import API, assert_error, create_model, create_version, new_run, ok
 
+# A version source inside the server's own artifacts (the only kind it accepts).
+SRC = "runs:/" + "5" * 32
+
 pytestmark = pytest.mark.anyio
 
 
@@ -13,24 +16,25 @@ async def test_register_numbers_versions_and_links_runs(client: httpx.AsyncClien
     await create_model(client, "m")
     run_id = await new_run(client)
     first = await create_version(
-        client, "m", "s3://a", run_id=run_id, description="d", tags={"k": "v"}
+        client, "m", f"{SRC}/a", run_id=run_id, description="d", tags={"k": "v"}
     )
-    second = await create_version(client, "m", "s3://b")
+    second = await create_version(client, "m", f"{SRC}/b")
     assert (first["version"], second["version"]) == (1, 2)
     assert first["run_id"] == run_id
-    assert (first["source"], first["description"], first["tags"]) == ("s3://a", "d", {"k": "v"})
+    assert (first["source"], first["description"], first["tags"]) == (f"{SRC}/a", "d", {"k": "v"})
     assert first["current_stage"] == "None" and first["status"] == "READY"
     assert ok(await client.get(f"{API}/models/m/versions/1")) == first
 
 
 async def test_register_errors(client: httpx.AsyncClient) -> None:
     url = f"{API}/models/ghost/versions"
-    assert_error(await client.post(url, json={"source": "s"}), 404, "RESOURCE_DOES_NOT_EXIST")
+    source = {"source": f"{SRC}/s"}
+    assert_error(await client.post(url, json=source), 404, "RESOURCE_DOES_NOT_EXIST")
     await create_model(client, "m")
     url = f"{API}/models/m/versions"
     assert_error(await client.post(url, json={}), 400, "MALFORMED_REQUEST")
     assert_error(await client.post(url, json={"source": ""}), 400, "INVALID_PARAMETER_VALUE")
-    missing_run = {"source": "s", "run_id": "0" * 32}
+    missing_run = {"source": f"{SRC}/s", "run_id": "0" * 32}
     assert_error(await client.post(url, json=missing_run), 404, "RESOURCE_DOES_NOT_EXIST")
     assert ok(await client.get(url))["items"] == []
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.artifacts.owned import check_artifact_location
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import experiment_id, no_content, path_str, store
 from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api.artifacts import artifacts
 from modelyard.server.responses import JSON, decode
 from modelyard.store.experiments import Experiment
 from modelyard.store.pagination import Page
@@ -26,10 +28,12 @@ PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 @access(Access.WRITE)
 async def create_experiment(request: Request) -> Response:
     body = await decode(request, s.CreateExperiment)
+    # The server owns artifact locations: a client's is refused unless it is inside our store.
+    location = check_artifact_location(body.artifact_location, artifacts(request).backend.url)
     created = await store(request).experiments.create(
         body.name,
         description=body.description,
-        artifact_location=body.artifact_location,
+        artifact_location=location,
         tags=body.tags,
     )
     return JSON(created, status_code=201)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from modelyard.artifacts.owned import LOCATION_RULE, SOURCE_RULE
 from modelyard.store.dataset_records import MAX_DATASETS_PER_BATCH, DatasetSpec, InputSpec
 from modelyard.store.logged_model_records import (
     FinalStatus,
@@ -54,7 +55,7 @@ class ErrorResponse(msgspec.Struct):
 class CreateExperiment(Body):
     name: str
     description: str | None = None
-    artifact_location: str | None = None
+    artifact_location: Annotated[str, Meta(description=LOCATION_RULE)] | None = None
     tags: Tags | None = None
 
 
@@ -123,7 +124,7 @@ class UpdateModel(Body):
 
 
 class CreateVersion(Body):
-    source: str
+    source: Annotated[str, Meta(description=SOURCE_RULE)]
     run_id: str | None = None
     model_id: ModelId | None = None
     run_link: str | None = None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.artifacts.owned import check_version_source
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store, version
 from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api.artifacts import artifacts
 from modelyard.server.responses import JSON, decode
 from modelyard.store.pagination import Page
 from modelyard.store.registry_records import ModelVersion
@@ -30,9 +32,10 @@ def _name(request: Request) -> str:
 async def create_version(request: Request) -> Response:
     name = _name(request)
     body = await decode(request, s.CreateVersion)
+    source = check_version_source(body.source, artifacts(request).backend.url)
     created = await store(request).registry.create_version(
         name,
-        body.source,
+        source,
         run_id=body.run_id,
         run_link=body.run_link,
         description=body.description,

@@ -82,3 +82,17 @@ ANALYZE {table}
 -- long COPY: server-wide limits meant for application sessions must not cut either short.
 SELECT set_config('idle_in_transaction_session_timeout', '0', true),
        set_config('statement_timeout', '0', true)
+
+-- name: artifact_bytes_lock
+-- Shared, session-level, taken before the snapshot: gc and uploads remove blob files only under
+-- the same key exclusively, so no blob of the snapshot vanishes while the backup copies it.
+SELECT pg_advisory_lock_shared(%(namespace)s, %(key)s)
+
+-- name: file_blobs
+-- The file:// blobs the snapshot references; {blob} and {path} are <schema>.artifact_blob and
+-- <schema>.run_artifact. Unreferenced ones are left to gc.
+SELECT b.store_url, b.sha256, b.size, b.locator
+FROM {blob} b
+WHERE left(b.store_url, 7) = 'file://' AND b.sha256 IS NOT NULL AND b.locator IS NOT NULL
+  AND EXISTS (SELECT 1 FROM {path} a WHERE a.blob_id = b.blob_id)
+ORDER BY b.store_url, b.blob_id

@@ -22,6 +22,16 @@ WHERE r.run_id = %(run_id)s AND r.key = %(key)s
   AND CASE WHEN %(by_time)s THEN b.max_time >= %(lo)s AND b.min_time <= %(hi)s
            ELSE b.max_step >= %(lo)s AND b.min_step <= %(hi)s END
 
+-- name: bounds_whole
+-- The same for a whole series on the step axis (the default chart), from one summary row per
+-- chunk without unnesting its blocks: a chunk is sorted by step, so its first block's first step
+-- and its last block's last step are its extent, and point_count is exact.
+SELECT min(r.min_steps[1]) AS x_min,
+       max(r.max_steps[cardinality(r.max_steps)]) AS x_max,
+       coalesce(sum(r.point_count), 0)::bigint AS points
+FROM metric_chunk_rollup r
+WHERE r.run_id = %(run_id)s AND r.key = %(key)s
+
 -- name: buckets_from_blocks
 -- For wide ranges (many blocks per bucket): each block falls in the bucket of its first x, and a
 -- bucket keeps the extremes of its blocks. Blocks straddling lo or hi count whole.

@@ -97,3 +97,8 @@ WITH experiment_row AS (
 UPDATE experiment
 SET lifecycle_stage = 'active', deleted_at = NULL, updated_at = now()
 WHERE experiment_id = %(experiment_id)s
+
+-- name: load_many
+-- The experiments of one search page (experiment_search.py puts them back in the page's order).
+SELECT * FROM experiment_record
+WHERE experiment_id = ANY(%(experiment_ids)s) AND workspace_id = %(workspace_id)s

@@ -129,6 +129,11 @@ SELECT pg_notify('modelyard_webhooks', '')
 -- left alone. Taking only heads keeps each webhook's events in order, one in flight at a time.
 -- The heads are found without reading the queues (docs/design.md, "The dispatcher's claim"):
 -- the cost grows with the number of webhooks that have pending deliveries, not the backlog.
+-- One statement, run in autocommit (one round trip). The dispatcher's own bookkeeping (leases,
+-- outcomes, the attempt log) commits without waiting for the WAL flush (`relaxed`): a crash of
+-- PostgreSQL can lose its last few hundred milliseconds, which means another attempt under the
+-- same delivery id, never a lost event (events are written, durably, by the changes' own
+-- transactions).
 WITH RECURSIVE heads AS (
     -- A skip scan of webhook_delivery_pending_idx: the first pending row of the lowest webhook,
     -- then of the next webhook above it, and so on: one index descent per webhook with pending
@@ -148,6 +153,8 @@ WITH RECURSIVE heads AS (
         ORDER BY d.webhook_id, d.event_seq
         LIMIT 1
     ) n
+), relaxed AS (
+    SELECT set_config('synchronous_commit', 'off', true)
 ), due AS (
     SELECT d.delivery_id
     FROM heads h
@@ -161,7 +168,7 @@ WITH RECURSIVE heads AS (
 UPDATE webhook_delivery d SET
     attempts = d.attempts + 1,
     lease_until = now() + make_interval(secs => %(lease)s)
-FROM due, event e, webhook w, workspace ws
+FROM due, event e, webhook w, workspace ws, relaxed
 WHERE d.delivery_id = due.delivery_id
   AND d.state = 'pending' AND d.next_attempt_at <= now()
   AND (d.lease_until IS NULL OR d.lease_until <= now())
@@ -206,14 +213,24 @@ JOIN webhook w ON w.webhook_id = h.webhook_id AND w.status = 'ACTIVE'
 LISTEN modelyard_webhooks
 
 -- name: record
--- Fenced by the attempt number: a dispatcher whose lease was taken over records nothing. A
--- failure is retried after `delay` seconds unless that is past the retry horizon: dead letter.
-WITH outcome AS (
+-- One attempt's outcome and its log row, in one statement (autocommit, relaxed as in claim).
+-- Fenced by the attempt number: a dispatcher whose lease was taken over changes nothing (its
+-- log row is still kept). A failure is retried after `delay` seconds unless that is past the
+-- retry horizon: dead letter.
+WITH relaxed AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+), outcome AS (
     SELECT CASE WHEN %(ok)s THEN 'delivered'
                 WHEN now() + make_interval(secs => %(delay)s)
                      > d.retry_from + make_interval(secs => %(horizon)s) THEN 'dead'
                 ELSE 'pending' END AS state
-    FROM webhook_delivery d WHERE d.delivery_id = %(delivery_id)s
+    FROM webhook_delivery d, relaxed WHERE d.delivery_id = %(delivery_id)s
+), logged AS (
+    INSERT INTO webhook_attempt (delivery_id, attempt, started_at, latency_ms, response_code,
+                                 response_body, error, succeeded)
+    VALUES (%(delivery_id)s, %(attempt)s, %(started_at)s, %(latency_ms)s, %(code)s, %(body)s,
+            %(error)s, %(ok)s)
+    ON CONFLICT (delivery_id, attempt) DO NOTHING
 )
 UPDATE webhook_delivery d SET
     state = o.state,
@@ -227,10 +244,3 @@ UPDATE webhook_delivery d SET
 FROM outcome o
 WHERE d.delivery_id = %(delivery_id)s AND d.attempts = %(attempt)s AND d.state = 'pending'
 RETURNING o.state
-
--- name: log_attempt
-INSERT INTO webhook_attempt (delivery_id, attempt, started_at, latency_ms, response_code,
-                             response_body, error, succeeded)
-VALUES (%(delivery_id)s, %(attempt)s, %(started_at)s, %(latency_ms)s, %(code)s, %(body)s,
-        %(error)s, %(ok)s)
-ON CONFLICT (delivery_id, attempt) DO NOTHING

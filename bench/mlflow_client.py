@@ -26,11 +26,10 @@ from typing import Any
 import mlflow
 from mlflow.entities import Metric, Param
 
-from modelyard.db.conninfo import DEFAULT_SCHEMA
-from modelyard.db.migrate import upgrade
-
 from bench._postgres import embedded_postgres
 from bench._servers import mlflow_server, mlflow_upgrade, modelyard_server
+from modelyard.db.conninfo import DEFAULT_SCHEMA
+from modelyard.db.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDIDATES = (

@@ -223,7 +223,7 @@ def run(pg: Postgres, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]
         ):
             api.post("/api/v1/models", json={"name": "bench"}).raise_for_status()
             api.post(
-                "/api/v1/models/bench/versions", json={"source": "s3://bench/1"}
+                "/api/v1/models/bench/versions", json={"source": "runs:/" + "5" * 32 + "/model"}
             ).raise_for_status()
             write(api, 0)  # the tag exists: every later write is an UPDATE (one trigger)
             hook = api.post(

@@ -100,6 +100,12 @@ class Conflict(ModelyardError):
     http_status = 409
 
 
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already used for a different request body."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 class ParamConflict(Conflict):
     """Params are immutable: the same key was logged before with a different value."""
 
@@ -148,6 +154,14 @@ class DatabaseUnavailable(ModelyardError):
     http_status = 503
 
 
+class DeadlineExceeded(ModelyardError):
+    """The request did not complete within the server's ``--request-timeout`` (e.g. the
+    database stopped answering); nothing is half-written, and the request may be retried."""
+
+    code = "DEADLINE_EXCEEDED"
+    http_status = 504
+
+
 class SchemaOutdated(ModelyardError):
     """The database schema is older (or newer) than this modelyard; run ``modelyard db upgrade``."""
 
@@ -155,11 +169,25 @@ class SchemaOutdated(ModelyardError):
     http_status = 503
 
 
+class MigrationError(ModelyardError):
+    """The schema cannot be brought up to date (a migration failed, or the schema is foreign)."""
+
+    code = "MIGRATION_ERROR"
+    http_status = 500
+
+
 class EmbeddedPostgresError(ModelyardError):
     """The embedded PostgreSQL could not be initialised, started or stopped."""
 
     code = "EMBEDDED_POSTGRES_ERROR"
     http_status = 503
+
+
+class MetricsNotStored(ModelyardError):
+    """A run ended while some of its metric points could not be stored (the run is FAILED)."""
+
+    code = "METRICS_NOT_STORED"
+    http_status = 500
 
 
 class BackupError(ModelyardError):

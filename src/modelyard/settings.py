@@ -48,6 +48,9 @@ class Settings:
     max_artifact_bytes: int = 20 * 1024**3
     # Largest request body accepted, in bytes (a 100,000-point metric batch is ~5 MB of JSON).
     max_body_bytes: int = 64 * 1024 * 1024
+    # Seconds a JSON API request may take before it answers 504 (streamed artifact bodies have
+    # no deadline: a large upload may take hours).
+    request_timeout: float = 30.0
     # Set by the runner with several workers: where they share their Prometheus counters.
     metrics_dir: Path | None = None
     # Signs the web UI's CSRF tokens. None: the server makes a random one at start (the runner,

@@ -10,7 +10,7 @@ import pytest
 from cli_support import free_port, start_server, stop_server
 
 import modelyard
-from modelyard.errors import NotFound, ParamConflict
+from modelyard.errors import MetricsNotStored, NotFound, ParamConflict
 
 
 def _history_steps(client: modelyard.Client, run_id: str, key: str) -> list[int]:
@@ -42,6 +42,18 @@ def test_an_exception_marks_the_run_failed_and_keeps_its_metrics(server_url: str
     with modelyard.Client(server_url) as client:
         assert client.get_run(run.id)["status"] == "FAILED"
         assert _history_steps(client, run.id, "loss") == [1]
+
+
+def test_a_run_whose_last_points_are_refused_ends_failed_and_says_so(server_url: str) -> None:
+    run = modelyard.start_run("e2e", url=server_url)
+    run.log_metric("loss", 0.5, step=1)
+    run.log_metric("loss", 0.25, step=2**63)  # out of bigint: refused by the server
+    with pytest.raises(MetricsNotStored, match="not stored") as raised:
+        run.end()
+    assert raised.value.details["unsent"] == 2
+    with modelyard.Client(server_url) as client:
+        assert client.get_run(run.id)["status"] == "FAILED"
+        assert _history_steps(client, run.id, "loss") == []
 
 
 def test_typed_errors_come_back_from_the_server(server_url: str) -> None:

@@ -160,7 +160,7 @@ def test_mlflow_client_webhook_calls(server: str, sink: Sink) -> None:
     # A registry change, through modelyard's API, reaches the MLflow-made webhook signed.
     with httpx.Client(base_url=server + "/api/v1") as api:
         assert api.post("/models", json={"name": "churn"}).status_code == 201
-        made = api.post("/models/churn/versions", json={"source": "s3://bucket/churn/1"})
+        made = api.post("/models/churn/versions", json={"source": "runs:/" + "5" * 32 + "/model"})
         assert made.status_code == 201, made.text
     deliveries = sink.wait_for(4)[2:]
     by_event = {(d.json["entity"], d.json["action"]): d for d in deliveries}

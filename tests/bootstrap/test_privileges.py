@@ -13,6 +13,7 @@ from bootstrap_support import Cluster
 from psycopg import errors, sql
 
 from modelyard.db.migrate import status, upgrade
+from modelyard.errors import PermissionDenied
 from modelyard.server import create_app
 from modelyard.settings import Settings
 from modelyard.store import Store
@@ -66,8 +67,9 @@ def test_app_role_cannot_run_migrations(cluster: Cluster) -> None:
     from modelyard.bootstrap.apply import bootstrap
 
     bootstrap(cluster.server, cluster.spec, cluster.passwords)
-    with pytest.raises(errors.InsufficientPrivilege):
+    with pytest.raises(PermissionDenied) as refused:
         upgrade(cluster.dsn("app"), cluster.schema)
+    assert isinstance(refused.value.__cause__, errors.InsufficientPrivilege)
     assert tables(cluster) == []
 
 

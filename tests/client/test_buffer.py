@@ -8,7 +8,7 @@ import time
 import pytest
 
 from modelyard.client.buffer import MetricBuffer
-from modelyard.errors import DatabaseUnavailable, InvalidInput
+from modelyard.errors import DatabaseUnavailable, InvalidInput, ModelyardError, error_from_dict
 
 
 class FakeServer:
@@ -110,7 +110,71 @@ def test_a_permanent_error_surfaces_at_flush() -> None:
     buffer.add("bad", 1.0, 0, 0)
     with pytest.raises(InvalidInput, match="invalid"):
         buffer.flush(timeout=5)
+    with pytest.raises(InvalidInput, match="invalid"):  # the batch is still not stored
+        buffer.close()
+
+
+def test_a_permanent_error_holds_back_every_later_batch() -> None:
+    sent: list[list[int]] = []
+
+    def refuse_the_second(
+        keys: list[str], values: list[float], steps: list[int], stamps: list[int], key: str
+    ) -> None:
+        if 10 in steps:
+            raise InvalidInput("step 10 refused")
+        sent.append(steps)
+
+    buffer = MetricBuffer(refuse_the_second, batch_size=10, capacity=100, flush_interval=10)
+    for step in range(10):
+        buffer.add("loss", 1.0, step, 0)
+    buffer.flush(timeout=5)
+    for step in range(10, 20):
+        buffer.add("loss", 1.0, step, 0)
+    with pytest.raises(InvalidInput):
+        buffer.flush(timeout=5)
+    # Nothing overtakes the failed batch: later points are refused, not sent.
+    with pytest.raises(InvalidInput):
+        buffer.add("loss", 1.0, 20, 0)
+    with pytest.raises(InvalidInput):
+        buffer.flush(timeout=5)
+    with pytest.raises(InvalidInput):
+        buffer.close()
+    assert sent == [list(range(10))]
+    assert buffer.pending == 10
+    assert isinstance(buffer.failed, InvalidInput)
+
+
+def test_an_internal_error_is_not_retried() -> None:
+    calls = 0
+
+    def fail(*args: object) -> None:
+        nonlocal calls
+        calls += 1
+        body = {"error": {"code": "INTERNAL_ERROR", "message": "internal error", "details": {}}}
+        raise error_from_dict(body, 500)
+
+    buffer = MetricBuffer(fail, batch_size=5, capacity=50, flush_interval=0.01)
+    buffer.add("loss", 1.0, 0, 0)
+    with pytest.raises(ModelyardError, match="internal error"):
+        buffer.flush(timeout=5)
+    assert calls == 1
+
+
+@pytest.mark.parametrize("code", ["DATABASE_UNAVAILABLE", "SERVER_UNREACHABLE"])
+def test_unavailable_answers_are_retried(code: str) -> None:
+    calls = 0
+
+    def fail_twice(*args: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            raise error_from_dict({"error": {"code": code, "message": "down"}}, 503)
+
+    buffer = MetricBuffer(fail_twice, batch_size=5, capacity=50, flush_interval=0.01)
+    buffer.add("loss", 1.0, 0, 0)
+    buffer.flush(timeout=10)
     buffer.close()
+    assert calls == 3
 
 
 def test_retries_stop_at_the_deadline_and_report_the_error() -> None:
@@ -127,7 +191,8 @@ def test_retries_stop_at_the_deadline_and_report_the_error() -> None:
     buffer.add("loss", 1.0, 0, 0)
     with pytest.raises(DatabaseUnavailable):
         buffer.flush(timeout=10)
-    buffer.close()
+    with pytest.raises(DatabaseUnavailable):
+        buffer.close()
 
 
 def test_adding_after_close_is_an_error() -> None:

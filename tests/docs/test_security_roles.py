@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_database, with_schema
 from modelyard.db.migrate import upgrade
+from modelyard.errors import PermissionDenied
 from modelyard.server import create_app
 from modelyard.settings import Settings
 
@@ -108,8 +109,9 @@ def test_each_role_can_do_its_job_and_no_more(roles: Roles) -> None:
         "CREATE INDEX ON experiment (description)",
     ):
         _refused(roles.app, statement)
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with pytest.raises(PermissionDenied) as refused:
         upgrade(roles.app, DEFAULT_SCHEMA)
+    assert isinstance(refused.value.__cause__, psycopg.errors.InsufficientPrivilege)
 
     with psycopg.connect(with_schema(roles.readonly, DEFAULT_SCHEMA)) as conn:
         names = conn.execute("SELECT name FROM experiment ORDER BY experiment_id").fetchall()
@@ -134,7 +136,12 @@ async def test_an_unexpected_error_is_a_500_without_a_traceback() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as client:
         response = await client.get("/boom")
     assert response.status_code == 500
+    request_id = response.headers["x-request-id"]
     assert response.json() == {
-        "error": {"code": "INTERNAL_ERROR", "message": "internal server error", "details": {}}
+        "error": {
+            "code": "INTERNAL_ERROR",
+            "message": f"internal server error (request id {request_id})",
+            "details": {"request_id": request_id},
+        }
     }
     assert "secret" not in response.text and "Traceback" not in response.text

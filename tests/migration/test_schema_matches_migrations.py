@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from modelyard.db import migrate
+from modelyard.errors import MigrationError
 from modelyard.sql import migrations
 
 SCHEMA = "ml_model_schema"
@@ -89,7 +90,7 @@ def test_upgrade_refuses_a_schema_with_foreign_tables(fresh_database: str) -> No
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA ml_model_schema")
         conn.execute("CREATE TABLE ml_model_schema.somebody_elses (id int)")
-    with pytest.raises(RuntimeError, match="no modelyard version record"):
+    with pytest.raises(MigrationError, match="no modelyard version record"):
         migrate.upgrade(fresh_database, SCHEMA)
 
 

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import anyio
+import psycopg
 import pytest
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound
@@ -400,10 +401,29 @@ async def _blocked_then_released(
             for sql, params in hold_sql:
                 await conn.execute(sql, params)
             tg.start_soon(run_op)
-            await anyio.sleep(0.3)
+            await _wait_until_blocked_by(store, conn.info.backend_pid)
             assert outcome == [], "the operation did not wait for the concurrent delete"
         # leaving the connection block commits the holding transaction
     return outcome[0]
+
+
+async def _wait_until_blocked_by(store: Store, holder_pid: int) -> None:
+    """Return once PostgreSQL reports a backend waiting on a lock ``holder_pid`` holds.
+
+    This asks pg_blocking_pids instead of sleeping: the proof that the operation waited comes
+    from the lock manager, however slow the machine is.
+    """
+    async with await psycopg.AsyncConnection.connect(store.pool.conninfo, autocommit=True) as conn:
+        with anyio.fail_after(60):
+            while True:
+                cur = await conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    [holder_pid],
+                )
+                row = await cur.fetchone()
+                if row and row[0]:
+                    return
+                await anyio.sleep(0.01)  # polling the lock manager, not guessing a duration
 
 
 async def test_run_create_waits_for_concurrent_experiment_delete(store: Store) -> None:

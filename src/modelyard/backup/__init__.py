@@ -27,6 +27,7 @@ from modelyard.backup.artifacts import BlobFile, Installer, blob_file
 from modelyard.backup.dump import find_tool, list_dump, run_pg_dump
 from modelyard.backup.restore import check_applicable, restore_into
 from modelyard.db.conninfo import check_schema_name
+from modelyard.db.errors import driver_errors
 from modelyard.db.migrate import _lock_key
 from modelyard.errors import BackupCorrupted, BackupError
 from modelyard.progress import NoProgress, Progress
@@ -63,6 +64,7 @@ def _schema_version(conn: Connection, schema: str) -> int:
     return int(row[0]) if row else 0  # type: ignore[call-overload]
 
 
+@driver_errors()
 def backup(
     dsn: str,
     schema: str,
@@ -175,6 +177,7 @@ def verify(path: Path, *, pg_bin: Path | None = None) -> Manifest:
     return manifest
 
 
+@driver_errors()
 def restore(
     dsn: str,
     schema: str,

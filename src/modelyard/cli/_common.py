@@ -14,6 +14,7 @@ import click
 import psycopg
 
 from modelyard.client import Client
+from modelyard.db.errors import cause_line
 from modelyard.errors import ModelyardError
 
 
@@ -62,6 +63,10 @@ def run_command(group: click.Group, args: Sequence[str]) -> None:
             raise
         message = exc.message if isinstance(exc, ModelyardError) else str(exc)
         first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+        # A typed error keeps the database's own words as its cause: the operator wants them.
+        cause = cause_line(exc)
+        if cause and cause not in first:
+            first = f"{first} ({cause})"
         click.echo(f"error: {first}", err=True)
         sys.exit(1)
 

@@ -84,6 +84,14 @@ def auth_notice(host: str, auth: bool) -> str:
     help="Largest artifact file accepted, in MiB (uploads are streamed, never held in memory).",
 )
 @option(
+    "--request-timeout",
+    envvar="MODELYARD_REQUEST_TIMEOUT",
+    default=30.0,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds an API request may take (a hung database included) before it answers 504; "
+    "artifact streams have no deadline.",
+)
+@option(
     "--webhook-dispatcher/--no-webhook-dispatcher",
     envvar="MODELYARD_WEBHOOK_DISPATCHER",
     default=True,
@@ -114,6 +122,7 @@ def server(
     prepared_statements: bool,
     max_body_mb: int,
     max_artifact_mb: int,
+    request_timeout: float,
     webhook_dispatcher: bool,
     auth: bool | None,
     metrics_auth: bool,
@@ -132,6 +141,7 @@ def server(
         pool_min_size=min(2, pool_size),
         max_body_bytes=max_body_mb * 1024 * 1024,
         max_artifact_bytes=max_artifact_mb * 1024 * 1024,
+        request_timeout=request_timeout,
         prepared_statements=prepared_statements,
         webhook_dispatcher=webhook_dispatcher,
         auth=auth_enabled(host, auth),

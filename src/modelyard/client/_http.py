@@ -16,6 +16,7 @@ import msgspec
 from modelyard.errors import DatabaseUnavailable, InvalidInput, ModelyardError, error_from_dict
 
 DEFAULT_URL = "http://127.0.0.1:5000"
+_GATEWAY_STATUSES = frozenset({502, 503, 504})
 _encoder = msgspec.json.Encoder()
 
 
@@ -128,5 +129,9 @@ def _error_of(response: httpx.Response) -> ModelyardError:
         body = msgspec.json.decode(response.content)
     except msgspec.DecodeError:
         text = response.text.strip().splitlines()[0] if response.text.strip() else ""
+        if response.status_code in _GATEWAY_STATUSES:
+            # A proxy or load balancer in front of the server answered: not the server's verdict.
+            status = response.status_code
+            return ServerUnreachable(f"HTTP {status} from {response.url.host}: {text}")
         return ModelyardError(f"HTTP {response.status_code} from server: {text}")
     return error_from_dict(body, response.status_code)

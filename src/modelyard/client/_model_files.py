@@ -19,9 +19,9 @@ from modelyard.client._transfer import (
     upload_file,
 )
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.limits import METADATA_FILE
 from modelyard.progress import NoProgress
-from modelyard.store.lineage_records import ModelVersionRef, parse_uri
-from modelyard.store.logged_model_records import METADATA_FILE
+from modelyard.uris import ModelVersionRef, parse_uri
 
 Json = dict[str, Any]
 

@@ -4,17 +4,21 @@ Training code calls :meth:`MetricBuffer.add` and goes on; a sender thread ships 
 ``batch_size`` points (or whatever has gathered after ``flush_interval`` seconds) as one request.
 Guarantees:
 
-- Nothing is lost: a batch that fails for a transient reason (server restarting, network, 5xx)
-  is retried, with backoff, until ``retry_deadline`` passes; only then is it reported as an error.
+- Nothing is lost: a batch that fails for a transient reason (server or database unavailable,
+  network, 502/503/504) is retried, with backoff, until ``retry_deadline`` passes; only then is
+  it reported as an error. Any other error (a 4xx, or a 500 ``INTERNAL_ERROR``, which a retry
+  would only repeat) is reported at once.
 - Nothing is duplicated: each batch carries an idempotency key chosen once, so a retry of a batch
   the server did store (the answer was lost) is a no-op there.
 - Memory stays bounded: when ``capacity`` points are waiting, ``add`` blocks (back-pressure)
   until the sender has made room, instead of growing without limit.
 - Order: one sender, batches in order; a failing batch holds back later ones rather than
-  overtaking them.
+  overtaking them. Once a batch has failed for good the buffer sends nothing more: the error is
+  raised by every later ``add``, ``flush`` and ``close``, and :attr:`pending` counts the points
+  never stored (the failed batch and everything after it).
 
 ``flush()`` waits until everything added so far is stored; ``close()`` flushes and stops the thread.
-Errors from the sender surface from ``add``, ``flush`` and ``close`` as the server's typed error.
+Errors from the sender surface as the server's typed error.
 """
 
 from __future__ import annotations
@@ -34,11 +38,16 @@ log = logging.getLogger(__name__)
 SendBatch = Callable[[list[str], list[float], list[int], list[int], str], None]
 
 
+# Statuses that say "not now" rather than "not this": a gateway or the server is overloaded,
+# restarting or timed out. A 500 is left out on purpose: it is a bug, and a retry repeats it.
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: the server or database was unavailable, or answered with a 5xx."""
+    """Worth retrying: the server or database was unavailable or timed out (502/503/504)."""
     if isinstance(exc, DatabaseUnavailable):  # includes the client's ServerUnreachable
         return True
-    return isinstance(exc, ModelyardError) and exc.http_status >= 500
+    return isinstance(exc, ModelyardError) and exc.http_status in TRANSIENT_STATUSES
 
 
 @dataclass
@@ -135,10 +144,17 @@ class MetricBuffer:
         with self._lock:
             return len(self._pending) + self._in_flight
 
+    @property
+    def failed(self) -> BaseException | None:
+        """The error that stopped the sender, if a batch failed for good."""
+        with self._lock:
+            return self._error
+
     def _raise_error(self) -> None:
+        # Sticky: the failed batch is still pending, so nothing added later may be reported
+        # as stored (or sent ahead of it).
         if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+            raise self._error
 
     # -- sender side ---------------------------------------------------------------------------
 
@@ -201,9 +217,19 @@ class MetricBuffer:
             except BaseException as exc:  # handed to the producer, never swallowed
                 with self._lock:
                     self._error = exc
-                    self._in_flight = 0
+                    self._hold_back(batch)
                     self._lock.notify_all()
-                continue
+                return  # later batches stay behind the failed one, unsent
             with self._lock:
                 self._in_flight = 0
                 self._lock.notify_all()
+
+    def _hold_back(self, batch: _Batch) -> None:
+        """Put a failed batch back in front of what was added since (lock held)."""
+        later = self._pending
+        batch.keys.extend(later.keys)
+        batch.values.extend(later.values)
+        batch.steps.extend(later.steps)
+        batch.timestamps.extend(later.timestamps)
+        self._pending = batch
+        self._in_flight = 0

@@ -3,7 +3,9 @@
 Params and tags are sent at once (they are few, and a conflict should fail loudly where it
 happens); metrics go through a :class:`MetricBuffer`, so ``log_metrics`` returns immediately. The
 run's end flushes everything before the run is marked finished, and an ``atexit`` hook flushes
-runs that were never ended, so an interpreter exit loses no points.
+runs that were never ended, so an interpreter exit loses no points. A run whose last points
+could not be stored is never marked FINISHED: it ends FAILED and ``end`` raises
+:class:`~modelyard.errors.MetricsNotStored` saying how many points were lost and why.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 from modelyard.client._digest import path_digest
 from modelyard.client.buffer import MetricBuffer
 from modelyard.client.client import Client
-from modelyard.errors import InvalidInput
-from modelyard.store.validation import check_key
+from modelyard.errors import InvalidInput, MetricsNotStored
+from modelyard.limits import check_key
 
 _open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
 _open_runs_lock = threading.Lock()
@@ -184,18 +186,40 @@ class ActiveRun:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def end(self, status: str = "FINISHED") -> None:
-        """Flush metrics, then mark the run ``status``. Safe to call twice."""
+        """Flush metrics, then mark the run ``status``. Safe to call twice.
+
+        When the flush fails (a batch was refused, or the server stayed unreachable past the
+        retry deadline) the run is marked FAILED instead and :class:`MetricsNotStored` is raised,
+        chained to the error that stopped the flush.
+        """
         if self._ended:
             return
         self._ended = True
+        with _open_runs_lock:
+            _open_runs.discard(self)
         try:
-            self._metrics.close()
-        finally:
-            with _open_runs_lock:
-                _open_runs.discard(self)
+            try:
+                self._metrics.close()
+            except Exception as exc:
+                raise self._end_failed(exc) from exc
             self.client.update_run(self.id, status=status, end_time=_now_ms())
+        finally:
             if self._owns_client:
                 self.client.close()
+
+    def _end_failed(self, cause: Exception) -> MetricsNotStored:
+        """Mark the run FAILED (if the server lets us) and say what was not stored."""
+        unsent = self._metrics.pending
+        error = MetricsNotStored(
+            f"run {self.id} ended FAILED: {unsent} metric points were not stored ({cause})",
+            run_id=self.id,
+            unsent=unsent,
+        )
+        try:
+            self.client.update_run(self.id, status="FAILED", end_time=_now_ms())
+        except Exception as mark_error:  # the cause above is the news; this is a footnote
+            error.add_note(f"marking the run FAILED failed too: {mark_error}")
+        return error
 
     def __enter__(self) -> ActiveRun:
         return self

@@ -3,9 +3,16 @@
 A violated constraint is recognised by its name (every invariant in schema.sql is a named
 constraint), so the message can say what was wrong in the user's terms. Anything not listed
 becomes a generic error; connection failures become :class:`DatabaseUnavailable`.
+
+The messages never quote the database (they reach HTTP clients, and the database's text names
+tables, hosts and functions); the driver error stays attached as ``__cause__``, for the server's
+log and the CLI's one-line message (the CLI runs on the operator's side, where it helps).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import psycopg.errors
@@ -96,7 +103,7 @@ def translate(exc: psycopg.Error) -> errors.ModelyardError:
     if isinstance(exc, psycopg.OperationalError) and not isinstance(
         exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
     ):
-        return errors.DatabaseUnavailable(f"database unavailable: {_first_line(exc)}")
+        return errors.DatabaseUnavailable("database unavailable; retry later")
     constraint = getattr(exc.diag, "constraint_name", None) if exc.diag else None
     if constraint and constraint in CONSTRAINT_ERRORS:
         cls, message = CONSTRAINT_ERRORS[constraint]
@@ -106,12 +113,28 @@ def translate(exc: psycopg.Error) -> errors.ModelyardError:
             "the modelyard schema is missing or outdated; run `modelyard db upgrade`"
         )
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return errors.PermissionDenied(f"database refused: {_first_line(exc)}")
+        return errors.PermissionDenied("the database refused this operation to modelyard's role")
     if isinstance(exc, psycopg.errors.DataError):
-        return errors.InvalidInput(f"invalid value: {_first_line(exc)}")
-    return errors.ModelyardError(f"database error: {_first_line(exc)}")
+        return errors.InvalidInput("invalid value: the database cannot store it as given")
+    return errors.ModelyardError("unexpected database error")
 
 
-def _first_line(exc: BaseException) -> str:
+@contextmanager
+def driver_errors() -> Iterator[None]:
+    """Lets driver errors out only as typed modelyard errors (usable as a decorator too)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+def cause_line(exc: BaseException) -> str | None:
+    """The first line of the driver error behind ``exc``, if a driver error caused it."""
+    cause = exc.__cause__
+    return first_line(cause) if isinstance(cause, psycopg.Error) else None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its class name when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

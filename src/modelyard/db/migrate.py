@@ -16,6 +16,8 @@ import psycopg
 from psycopg import sql
 
 from modelyard.db.conninfo import check_schema_name
+from modelyard.db.errors import driver_errors, first_line
+from modelyard.errors import MigrationError
 from modelyard.sql import Migration, migrations, query, schema_sql
 
 # Extensions the schema relies on. pg_trgm is a trusted extension, so the database owner may
@@ -71,8 +73,13 @@ def _record(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) 
     )
 
 
+@driver_errors()
 def upgrade(conninfo: str, schema: str) -> list[Migration]:
-    """Bring ``schema`` to the latest version; returns the migrations applied (empty if none)."""
+    """Bring ``schema`` to the latest version; returns the migrations applied (empty if none).
+
+    Raises :class:`MigrationError` when a migration fails (nothing of it stays applied) or the
+    schema holds tables modelyard did not create; other database failures as typed errors.
+    """
     check_schema_name(schema)
     done: list[Migration] = []
     with psycopg.connect(conninfo) as conn:
@@ -82,22 +89,37 @@ def upgrade(conninfo: str, schema: str) -> list[Migration]:
             if not applied:
                 tables = conn.execute(query("migrate.count_tables"), [schema]).fetchone()
                 if tables and int(tables[0]) > 1:  # schema_version itself is one
-                    raise RuntimeError(
+                    raise MigrationError(
                         f"schema {schema} has tables but no modelyard version record; "
-                        "refusing to apply the schema over it"
+                        "refusing to apply the schema over it",
+                        schema=schema,
                     )
-                conn.execute(schema_sql())
+                _apply(conn, schema_sql(), "schema.sql")
                 for migration in migrations():
                     _record(conn, migration)
                 return list(migrations())
             for migration in migrations():
                 if migration.version not in applied:
-                    conn.execute(migration.sql)
+                    _apply(conn, migration.sql, f"{migration.version:04d}_{migration.name}")
                     _record(conn, migration)
                     done.append(migration)
     return done
 
 
+def _apply(conn: psycopg.Connection[tuple[object, ...]], text: str, label: str) -> None:
+    """Run one migration's SQL; its failure is a MigrationError naming it (and rolls all back)."""
+    try:
+        conn.execute(text)
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.OperationalError):
+            raise  # the connection failed, not the migration: a DatabaseUnavailable
+        raise MigrationError(
+            f"migration {label} failed, nothing was applied: {first_line(exc)}",
+            migration=label,
+        ) from exc
+
+
+@driver_errors()
 def apply_migrations_only(conninfo: str, schema: str) -> None:
     """Build ``schema`` by replaying every migration (no schema.sql); used by the identity test."""
     check_schema_name(schema)
@@ -109,6 +131,7 @@ def apply_migrations_only(conninfo: str, schema: str) -> None:
                 _record(conn, migration)
 
 
+@driver_errors()
 def status(conninfo: str, schema: str) -> SchemaStatus:
     """Read-only report of the applied and pending migrations of ``schema``."""
     check_schema_name(schema)

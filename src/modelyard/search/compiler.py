@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, LiteralString
 
@@ -37,6 +38,8 @@ from modelyard.search.ast import (
     Or,
 )
 from modelyard.search.fields import EXPERIMENTS, MODEL_VERSIONS, RUNS, Kind, Target
+
+RUN_NAME_TAG = "mlflow.runName"
 
 _SQL_OPS: dict[Op, LiteralString] = {
     Op.EQ: "=",
@@ -78,6 +81,13 @@ def ms_to_datetime(number: Number) -> datetime:
             if float(number) > 0
             else datetime.min.replace(tzinfo=UTC)
         )
+
+
+def _textual(node: Comparison | In | IsNull) -> bool:
+    """True unless ``node`` compares with a number (which a text column cannot take)."""
+    if isinstance(node, In):
+        return not any(isinstance(v, Number) for v in node.values)
+    return isinstance(node, IsNull) or not isinstance(node.value, Number)
 
 
 def _uuid_or_none(value: Literal) -> uuid.UUID | None:
@@ -201,6 +211,9 @@ class RunFilterCompiler(FilterCompiler):
     def keyed(self, node: Comparison | In | IsNull) -> Fragment:
         if node.entity is Entity.METRIC:
             return self.metric(node)
+        if node.entity is Entity.TAG and node.key == RUN_NAME_TAG and _textual(node):
+            # The name lives in its column; MLflow shows (and filters) it as this tag too.
+            return self.attribute(replace(node, entity=Entity.ATTRIBUTE, key="run_name"))
         if node.entity is Entity.PARAM:
             table: LiteralString = "run_param"
         else:

@@ -29,6 +29,7 @@ from modelyard.server.api import (
 )
 from modelyard.server.guard import guard_routes
 from modelyard.server.mlflow import mlflow_routes
+from modelyard.server.request_id import RequestIdMiddleware
 from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
@@ -89,7 +90,11 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             *mlflow_routes(),
             *ui_routes(),
         ],
-        middleware=[Middleware(observability.MetricsMiddleware)],
+        # The request id is outermost, so even the metrics middleware's own failures carry it.
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(observability.MetricsMiddleware),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

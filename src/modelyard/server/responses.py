@@ -2,6 +2,11 @@
 
 Every error leaves the server as ``{"error": {"code": ..., "message": ..., "details": {...}}}``
 with the status of its exception class; ``tests/server/test_error_shape.py`` pins it.
+
+A failure of the server itself (a 500) answers a generic message carrying the request id; what
+went wrong (the database's text, the traceback) goes to the log under that id, never to the
+client. An unavailable database answers 503 with ``Retry-After``; a method a path does not
+declare answers 405 with ``Allow`` listing the ones it does.
 """
 
 from __future__ import annotations
@@ -13,8 +18,12 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Scope
 
 from modelyard import errors
+from modelyard.db.errors import cause_line
+from modelyard.server.request_id import request_id_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -23,6 +32,8 @@ _encoder = msgspec.json.Encoder()
 
 # Generic HTTP failures raised by Starlette itself (unknown route, wrong method).
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+# Seconds a client should wait before retrying while the database is unavailable.
+RETRY_AFTER_SECONDS = 1
 
 
 class JSON(Response):
@@ -34,9 +45,17 @@ class JSON(Response):
         return _encoder.encode(content)
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any]) -> JSON:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> JSON:
     return JSON(
-        {"error": {"code": code, "message": message, "details": details}}, status_code=status
+        {"error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -78,23 +97,77 @@ async def decode(request: Request, type_: type[T]) -> T:
     return decode_body(await read_body(request), type_)
 
 
+def internal_error(request: Request) -> JSON:
+    """The answer to a failure of the server itself: a generic message and the request id."""
+    request_id = request_id_of(request)
+    return error_response(
+        500,
+        "INTERNAL_ERROR",
+        f"internal server error (request id {request_id})",
+        {"request_id": request_id},
+        # Set here too: an unhandled exception is answered outside the request id middleware.
+        {"X-Request-ID": request_id},
+    )
+
+
 async def modelyard_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.ModelyardError)
-    if exc.http_status >= 500:
-        log.error("request failed", extra={"path": request.url.path, "code": exc.code})
-    return error_response(exc.http_status, exc.code, exc.message, exc.details)
+    if exc.http_status < 500:
+        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+    log.error(
+        "request failed",
+        exc_info=exc,
+        extra={
+            "path": request.url.path,
+            "code": exc.code,
+            "request_id": request_id_of(request),
+            "cause": cause_line(exc),
+        },
+    )
+    if type(exc) is errors.ModelyardError:  # no class of its own: nothing the client can act on
+        return internal_error(request)
+    headers = None
+    if isinstance(exc, errors.DatabaseUnavailable):
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    details = {**exc.details, "request_id": request_id_of(request)}
+    return error_response(exc.http_status, exc.code, exc.message, details, headers)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "ERROR")
-    return error_response(exc.status_code, code, str(exc.detail), {})
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request.app.router.routes, request.scope["path"])
+        headers["Allow"] = ", ".join(allowed)
+    return error_response(exc.status_code, code, str(exc.detail), {}, headers or None)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log, never to the client.
-    log.exception("unhandled error", extra={"path": request.url.path})
-    return error_response(500, "INTERNAL_ERROR", "internal server error", {})
+    log.exception(
+        "unhandled error", extra={"path": request.url.path, "request_id": request_id_of(request)}
+    )
+    return internal_error(request)
+
+
+def allowed_methods(routes: list[BaseRoute], path: str) -> list[str]:
+    """Every method some route declares for ``path`` (HEAD wherever GET is), sorted."""
+    scope: Scope = {"type": "http", "path": path, "root_path": "", "method": ""}
+    return sorted(_methods(routes, scope))
+
+
+def _methods(routes: list[BaseRoute], scope: Scope) -> set[str]:
+    found: set[str] = set()
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            found |= _methods(route.routes, {**scope, **child})
+        elif isinstance(route, Route):
+            found |= route.methods or set()
+    return found
 
 
 EXCEPTION_HANDLERS = {

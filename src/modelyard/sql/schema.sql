@@ -234,6 +234,8 @@ CREATE TABLE ingest_receipt (
     idempotency_key text        NOT NULL,
     point_count     integer     NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    -- sha256 of the request body the receipt was made for; NULL: any retry matches.
+    body_digest     bytea,
     CONSTRAINT ingest_receipt_pk PRIMARY KEY (run_id, idempotency_key),
     CONSTRAINT ingest_receipt_run_fk FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE,
     CONSTRAINT ingest_receipt_key_ck CHECK (char_length(idempotency_key) BETWEEN 1 AND 128)

@@ -8,14 +8,15 @@ that took it, run or logged model -> model version registered from it. Node ids 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
 
-from modelyard.errors import InvalidInput
-from modelyard.store.registry_records import check_alias, check_version
+# Re-exported: lineage code has always read URIs through this module.
+from modelyard.uris import DatasetVersionRef as DatasetVersionRef
+from modelyard.uris import ModelVersionRef as ModelVersionRef
+from modelyard.uris import parse_uri as parse_uri
 
 DEFAULT_DEPTH = 10
 MAX_DEPTH = 100
@@ -66,23 +67,6 @@ class LineageGraph(msgspec.Struct, kw_only=True):
     edges: list[LineageEdge]
 
 
-@dataclass(frozen=True)
-class ModelVersionRef:
-    """``models:/name/3``, ``models:/name@alias`` or ``models:/name/latest``."""
-
-    name: str
-    version: int | None = None
-    alias: str | None = None
-
-
-@dataclass(frozen=True)
-class DatasetVersionRef:
-    """``dataset:name@digest``."""
-
-    name: str
-    digest: str
-
-
 def run_node_id(run_hex: str) -> str:
     return f"run:{run_hex}"
 
@@ -97,37 +81,3 @@ def logged_model_node_id(model_id: str) -> str:
 
 def version_node_id(name: str, version: int) -> str:
     return f"models:/{name}/{version}"
-
-
-def parse_uri(uri: object) -> ModelVersionRef | DatasetVersionRef:
-    """What a lineage URI names; anything else is InvalidInput saying which forms exist."""
-    if not isinstance(uri, str) or not uri:
-        raise _bad_uri(uri)
-    if uri.startswith("models:/"):
-        return _parse_model_uri(uri, uri[len("models:/") :])
-    if uri.startswith("dataset:"):
-        name, at, digest = uri[len("dataset:") :].rpartition("@")
-        if not at or not name or not digest:
-            raise _bad_uri(uri)
-        return DatasetVersionRef(name, digest)
-    raise _bad_uri(uri)
-
-
-def _parse_model_uri(uri: str, rest: str) -> ModelVersionRef:
-    head, slash, tail = rest.rpartition("/")
-    if slash and head and tail == "latest":
-        return ModelVersionRef(head)
-    if slash and head and tail.isascii() and tail.isdigit():
-        return ModelVersionRef(head, version=check_version(tail))
-    name, at, alias = rest.rpartition("@")
-    if at and name and alias:
-        return ModelVersionRef(name, alias=check_alias(alias))
-    raise _bad_uri(uri)
-
-
-def _bad_uri(uri: object) -> InvalidInput:
-    return InvalidInput(
-        f"cannot read {uri!r} as a lineage URI: use models:/NAME/VERSION, models:/NAME@ALIAS, "
-        "models:/NAME/latest or dataset:NAME@DIGEST",
-        field="uri",
-    )

@@ -16,10 +16,9 @@ import msgspec
 from msgspec import Meta
 
 from modelyard.errors import InvalidInput
+from modelyard.limits import METADATA_FILE as METADATA_FILE  # re-exported for the store
 from modelyard.store import validation
 
-# MLflow's name for a model's metadata file. It holds JSON, which YAML readers (MLflow's) accept.
-METADATA_FILE = "MLmodel"
 MAX_METADATA_BYTES = 1024 * 1024
 MAX_LABEL_LENGTH = 256
 LoggedModelStatus = Literal["PENDING", "READY", "FAILED"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from modelyard.errors import InvalidInput, ModelyardError, NotFound
+from modelyard.errors import IdempotencyKeyReused, InvalidInput, ModelyardError, NotFound
 from modelyard.sql import query
 from modelyard.store import validation
 from modelyard.store._base import Conn, Pool, Repository
@@ -74,20 +74,28 @@ class Metrics(Repository):
         self.append_limit = append_limit
 
     async def log(
-        self, run_id: str, points: MetricPoints, *, idempotency_key: str | None = None
+        self,
+        run_id: str,
+        points: MetricPoints,
+        *,
+        idempotency_key: str | None = None,
+        body_digest: bytes | None = None,
     ) -> int:
         """Append ``points`` to the run's series; returns the number of points applied.
 
         With ``idempotency_key``, a repeated call with the same key applies nothing and returns
         the count recorded by the first one. The run must exist (NotFound) and not be deleted
         (InvalidState). The batch is validated in full before any SQL, so it lands whole or not
-        at all.
+        at all. ``body_digest`` (the sha256 of the request that carried the batch) makes a reuse
+        of the key for another body an :class:`IdempotencyKeyReused` error.
         """
         run_uuid = validation.check_uuid(run_id)
         retry_key = check_idempotency_key(idempotency_key)
         batch = to_batch(points)
         async with self.transaction() as conn:
-            return await self.write(conn, run_uuid, batch, idempotency_key=retry_key)
+            return await self.write(
+                conn, run_uuid, batch, idempotency_key=retry_key, body_digest=body_digest
+            )
 
     async def write(
         self,
@@ -96,6 +104,7 @@ class Metrics(Repository):
         batch: MetricBatch,
         *,
         idempotency_key: str | None = None,
+        body_digest: bytes | None = None,
     ) -> int:
         """:meth:`log` inside the caller's transaction, with a batch already checked by
         ``to_batch``: MLflow's log-batch writes params, tags and metrics in one transaction."""
@@ -113,6 +122,16 @@ class Metrics(Repository):
                 await copy.write(payload)
         cur = await conn.execute(query("metrics.ingest"), params)
         row = await cur.fetchone()
+        if idempotency_key is not None and body_digest is not None:
+            claim = await conn.execute(
+                query("metrics.claim_receipt_digest"), {**params, "digest": body_digest}
+            )
+            same = await claim.fetchone()
+            if same is not None and same[0] is False:
+                raise IdempotencyKeyReused(
+                    "this idempotency key was used for a different batch; use a new key",
+                    idempotency_key=idempotency_key,
+                )
         applied = row[0] if row else None
         if not isinstance(applied, int):
             raise ModelyardError("metric ingest returned no count")

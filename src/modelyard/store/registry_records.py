@@ -6,13 +6,15 @@ the MLflow-compatible API can serialise them as they are; times are int millisec
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
 from modelyard.errors import InvalidInput
+from modelyard.limits import MAX_VERSION as MAX_VERSION  # re-exported with the registry checks
+from modelyard.limits import check_alias as check_alias
+from modelyard.limits import check_version as check_version
 from modelyard.store import validation
 
 # Legacy stages, keyed by lower case: MLflow accepts any capitalisation and stores this spelling.
@@ -21,15 +23,9 @@ ALL_STAGES = ("None", "Staging", "Production", "Archived")
 # Only these may archive the versions already in them (MLflow's "active" stages).
 ACTIVE_STAGES = ("Staging", "Production")
 
-MAX_ALIAS_LENGTH = 255
 MAX_SOURCE_LENGTH = 4096
 MAX_RUN_LINK_LENGTH = 4096
 MAX_USER_ID_LENGTH = 256
-MAX_VERSION = 2**31 - 1  # model_version.version is an integer column
-
-_ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
-# Model URIs read models:/name/3 and models:/name@v3 as versions; an alias cannot look like one.
-_VERSION_LIKE = re.compile(r"^[vV][0-9]+$")
 
 
 class ModelVersion(msgspec.Struct, kw_only=True):
@@ -100,17 +96,6 @@ def model_from_row(row: Sequence[Any], latest: list[ModelVersion]) -> Registered
     )
 
 
-def check_version(version: object) -> int:
-    """A version number: a positive integer, or its decimal string as MLflow's REST API sends it."""
-    if isinstance(version, str) and version.isascii() and version.isdigit():
-        version = int(version)
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise InvalidInput(f"version must be an integer, got {version!r}", field="version")
-    if not 1 <= version <= MAX_VERSION:
-        raise InvalidInput(f"version must be from 1 to {MAX_VERSION}", field="version")
-    return version
-
-
 def check_stage(stage: object) -> str:
     """A legacy stage in its canonical spelling; any capitalisation is accepted."""
     canonical = STAGES.get(stage.lower()) if isinstance(stage, str) else None
@@ -128,26 +113,6 @@ def check_stages(stages: Sequence[str] | None) -> list[str]:
     if isinstance(stages, str):
         raise InvalidInput("stages must be a list of stage names", field="stages")
     return list(dict.fromkeys(check_stage(stage) for stage in stages))
-
-
-def check_alias(alias: object) -> str:
-    """An alias name as MLflow allows it, refusing the names model URIs reserve for versions."""
-    if not isinstance(alias, str) or not alias:
-        raise InvalidInput("alias must be a non-empty string", field="alias")
-    if len(alias) > MAX_ALIAS_LENGTH:
-        raise InvalidInput(f"alias is longer than {MAX_ALIAS_LENGTH} characters", field="alias")
-    if not _ALIAS.match(alias):
-        raise InvalidInput(
-            f"invalid alias {alias!r}: only letters, digits, '_' and '-' are allowed",
-            field="alias",
-        )
-    if alias.lower() == "latest":
-        raise InvalidInput("the alias 'latest' (any case) is reserved", field="alias")
-    if _VERSION_LIKE.match(alias):
-        raise InvalidInput(
-            f"the alias {alias!r} is reserved: it reads as a version reference", field="alias"
-        )
-    return alias
 
 
 def check_tag(key: object, value: object) -> tuple[str, str]:

@@ -8,6 +8,8 @@ from what the handlers accept.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import DeadlineExceeded, InvalidInput
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -128,6 +130,8 @@ class ApiRoute(Route):
         response_media: str | None = None,
         extra_statuses: dict[str, str] | None = None,
     ) -> None:
+        if body_media is None and response_media is None:
+            endpoint = with_deadline(endpoint)
         super().__init__(path, endpoint, methods=[method], name=f"{method} {path}")
         declared = dict(path_params or {})
         for name in _PATH_PARAM.findall(path):
@@ -150,6 +154,38 @@ class ApiRoute(Route):
     def template(self) -> str:
         """The path as OpenAPI writes it: ``{key}`` without Starlette's ``:path`` convertor."""
         return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+
+def with_deadline(endpoint: Handler) -> Handler:
+    """``endpoint`` bounded by the server's ``request_timeout``: past it, a 504.
+
+    A database that stops answering (a blackholed network, a hung server) would otherwise hold
+    the request, its pool connection and the client forever. The handler runs as its own task:
+    at the deadline it is cancelled and the client answered at once, while the cancelled task
+    cleans up behind (the driver's cancel request and the discarded connection can themselves
+    wait on the dead network for seconds). Its transaction never commits.
+    """
+
+    @functools.wraps(endpoint)
+    async def bounded(request: Request) -> Response:
+        seconds: float = request.app.state.settings.request_timeout
+        task = asyncio.ensure_future(endpoint(request))
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+        if task in done:
+            return task.result()
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise DeadlineExceeded(
+            f"the request did not complete within {seconds:g} s; retry later", timeout=seconds
+        )
+
+    return bounded
+
+
+def _forget(task: asyncio.Future[Response]) -> None:
+    """Collect a cancelled handler's outcome, so its late failure is not reported as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 class StreamRoute(ApiRoute):

@@ -8,6 +8,7 @@ is first decoded as all-numbers; only when that fails is it decoded again allowi
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Annotated
 
@@ -161,9 +162,13 @@ def _slow_columns(
 @access(Access.WRITE)
 async def log_metrics(request: Request) -> Response:
     target = run_id(request)
-    batch = _batch(await read_body(request))
+    body = await read_body(request)
+    batch = _batch(body)
     accepted = await store(request).metrics.log(
-        target, batch, idempotency_key=request.headers.get(IDEMPOTENCY_KEY.name)
+        target,
+        batch,
+        idempotency_key=request.headers.get(IDEMPOTENCY_KEY.name),
+        body_digest=hashlib.sha256(body).digest(),
     )
     return JSON(LogMetricsResult(accepted=accepted))
 

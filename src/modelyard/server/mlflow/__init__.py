@@ -20,7 +20,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.auth.access import Access, protect
-from modelyard.server.mlflow import experiments, webhooks
+from modelyard.server.mlflow import (
+    artifact_listing,
+    experiments,
+    metrics,
+    run_io,
+    run_search,
+    runs,
+    webhooks,
+)
 from modelyard.server.mlflow._errors import EXCEPTION_HANDLERS, endpoint_not_found
 
 V2_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
@@ -30,7 +38,15 @@ OUT_OF_SCOPE_PREFIXES = ("/graphql", "/ajax-api/graphql", "/api/2.0/gateway", "/
 
 
 def v2_routes() -> list[BaseRoute]:
-    return [*experiments.routes, *webhooks.routes]
+    return [
+        *experiments.routes,
+        *runs.routes,
+        *run_search.routes,
+        *run_io.routes,
+        *metrics.routes,
+        *artifact_listing.routes,
+        *webhooks.routes,
+    ]
 
 
 def v3_routes() -> list[BaseRoute]:

@@ -68,8 +68,10 @@ def run_info(record: Run) -> dict[str, Any]:
     return info
 
 
-def run(record: Run, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A run with its latest metrics, params and tags (and dataset inputs when given)."""
+def run(
+    record: Run, inputs: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A run with its latest metrics, params and tags, and what it read and wrote."""
     tags = dict(record.tags)
     # The client reads the run name and parent from these tags, as MLflow's server keeps them.
     tags["mlflow.runName"] = record.name
@@ -90,4 +92,5 @@ def run(record: Run, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
         "info": run_info(record),
         "data": {"metrics": metrics, "params": key_values(record.params), "tags": key_values(tags)},
         "inputs": inputs if inputs is not None else {},
+        "outputs": outputs if outputs is not None else {},
     }

@@ -17,6 +17,7 @@ from modelyard.auth.access import Access
 from modelyard.server.mlflow import _entities
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, store
 from modelyard.server.mlflow.experiments import lifecycle_of
+from modelyard.server.mlflow.run_io import inputs_and_outputs
 
 # MLflow's defaults: 1,000 runs a page unless asked, at most 50,000.
 DEFAULT_MAX_RESULTS = 1000
@@ -41,7 +42,8 @@ async def search_runs(request: Request) -> Response:
         max_results=message.max_results,
         page_token=message.page_token or None,
     )
-    answer: dict[str, Any] = {"runs": [_entities.run(run) for run in page.items]}
+    io = await inputs_and_outputs(store(request), [run.run_id for run in page.items])
+    answer: dict[str, Any] = {"runs": [_entities.run(run, *io[run.run_id]) for run in page.items]}
     if page.next_page_token:
         answer["next_page_token"] = page.next_page_token
     return reply(answer)

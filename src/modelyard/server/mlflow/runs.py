@@ -17,6 +17,7 @@ from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput
 from modelyard.server.mlflow import _entities
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
+from modelyard.server.mlflow.run_io import inputs_and_outputs
 from modelyard.store._base import Conn
 from modelyard.store._metric_columns import MetricBatch, to_batch
 from modelyard.store.run_data import RunState
@@ -115,8 +116,10 @@ async def create_run(request: Request) -> Response:
 
 async def get_run(request: Request) -> Response:
     message = await parse(request, RunRef)
-    found = await store(request).runs.get(message.target())
-    return reply({"run": _entities.run(found)})
+    opened = store(request)
+    found = await opened.runs.get(message.target())
+    ((inputs, outputs),) = (await inputs_and_outputs(opened, [found.run_id])).values()
+    return reply({"run": _entities.run(found, inputs, outputs)})
 
 
 async def update_run(request: Request) -> Response:

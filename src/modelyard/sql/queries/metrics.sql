@@ -12,6 +12,13 @@ COPY pg_temp.metric_staging_v2 (
 -- name: ingest
 SELECT ingest_metric_staging_v2(%(run_id)s, %(idempotency_key)s, %(append_limit)s)
 
+-- name: claim_receipt_digest
+-- After ingest, in its transaction: the receipt takes the body's digest if it has none; returns
+-- whether the receipt is for this body. A retry of another body under the same key is a 409.
+UPDATE ingest_receipt SET body_digest = coalesce(body_digest, %(digest)s)
+WHERE run_id = %(run_id)s AND idempotency_key = %(idempotency_key)s
+RETURNING body_digest = %(digest)s
+
 -- name: run_exists
 SELECT EXISTS (SELECT 1 FROM run WHERE run_id = %(run_id)s)
 

@@ -1,0 +1,64 @@
+"""The URIs that name a model version or a dataset version: ``models:/name/3``,
+``models:/name@alias``, ``models:/name/latest`` and ``dataset:name@digest``.
+
+Parsed here, outside the store, so the client reads a URI exactly as the server does without
+importing the database layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelyard.errors import InvalidInput
+from modelyard.limits import check_alias, check_version
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    """``models:/name/3``, ``models:/name@alias`` or ``models:/name/latest``."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetVersionRef:
+    """``dataset:name@digest``."""
+
+    name: str
+    digest: str
+
+
+def parse_uri(uri: object) -> ModelVersionRef | DatasetVersionRef:
+    """What a lineage URI names; anything else is InvalidInput saying which forms exist."""
+    if not isinstance(uri, str) or not uri:
+        raise _bad_uri(uri)
+    if uri.startswith("models:/"):
+        return _parse_model_uri(uri, uri[len("models:/") :])
+    if uri.startswith("dataset:"):
+        name, at, digest = uri[len("dataset:") :].rpartition("@")
+        if not at or not name or not digest:
+            raise _bad_uri(uri)
+        return DatasetVersionRef(name, digest)
+    raise _bad_uri(uri)
+
+
+def _parse_model_uri(uri: str, rest: str) -> ModelVersionRef:
+    head, slash, tail = rest.rpartition("/")
+    if slash and head and tail == "latest":
+        return ModelVersionRef(head)
+    if slash and head and tail.isascii() and tail.isdigit():
+        return ModelVersionRef(head, version=check_version(tail))
+    name, at, alias = rest.rpartition("@")
+    if at and name and alias:
+        return ModelVersionRef(name, alias=check_alias(alias))
+    raise _bad_uri(uri)
+
+
+def _bad_uri(uri: object) -> InvalidInput:
+    return InvalidInput(
+        f"cannot read {uri!r} as a lineage URI: use models:/NAME/VERSION, models:/NAME@ALIAS, "
+        "models:/NAME/latest or dataset:NAME@DIGEST",
+        field="uri",
+    )

@@ -1,0 +1,135 @@
+"""Answers lost after the work was done, and one idempotency key sent 20 times at once.
+
+- The connection to the client is cut as the server starts answering (it has committed): the
+  client's retry with its key gets the original result, and PostgreSQL holds the batch once.
+- The connection from the server to PostgreSQL is cut right after PostgreSQL's COMMIT: the
+  server cannot know the batch is stored, answers 503, and the retry finds it stored.
+- 20 concurrent requests with the same key: one effect; the same key with another body: 409.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg.conninfo
+import pytest
+from fault_proxy import FaultProxy, fault_proxy
+from fault_support import ServerProcess, stored_steps
+
+from modelyard.client import Client
+from modelyard.client._http import ServerUnreachable
+from modelyard.errors import DatabaseUnavailable, IdempotencyKeyReused
+
+pytestmark = pytest.mark.faults
+
+STEPS = list(range(50))
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(database_url, tmp_path, args=("--no-webhook-dispatcher",))
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _run(client: Client) -> str:
+    experiment = client.get_or_create_experiment("lost-answers")
+    return str(client.create_run(int(experiment["experiment_id"]))["run_id"])
+
+
+def _log(client: Client, run_id: str, key: str) -> None:
+    client.log_metric_batch(
+        run_id, ["loss"] * len(STEPS), [0.5] * len(STEPS), STEPS, STEPS, idempotency_key=key
+    )
+
+
+def test_an_answer_cut_after_the_commit_is_retried_to_one_copy(
+    server: ServerProcess, database_url: str
+) -> None:
+    with fault_proxy("127.0.0.1", server.port) as proxy, Client(_url(proxy)) as client:
+        run_id = _run(client)
+        key = uuid.uuid4().hex
+        proxy.cut_after(0)  # the next answer: cut before its first byte
+        with pytest.raises(ServerUnreachable):
+            _log(client, run_id, key)
+        assert proxy.cuts == 1
+        assert stored_steps(database_url, run_id, "loss") == STEPS, "the server did commit"
+        _log(client, run_id, key)  # the retry: the original result
+        stored = stored_steps(database_url, run_id, "loss")
+    print(f"\nanswer cut after commit: sent {len(STEPS)}, stored {len(stored)} after the retry")
+    assert stored == STEPS
+
+
+def test_a_database_connection_cut_after_commit_is_503_and_the_retry_finds_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    with fault_proxy(str(params["host"]), int(str(params["port"]))) as proxy:
+        through = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port)
+        server = ServerProcess(through, tmp_path, args=("--no-webhook-dispatcher",))
+        server.start()
+        try:
+            with Client(server.url) as client:
+                run_id = _run(client)
+                key = uuid.uuid4().hex
+                proxy.cut_after_commit()
+                with pytest.raises(DatabaseUnavailable):
+                    _log(client, run_id, key)
+                assert proxy.cuts == 1
+                _log(client, run_id, key)
+                stored = stored_steps(database_url, run_id, "loss")
+        finally:
+            server.stop()
+    print(f"\nCOMMIT cut from PostgreSQL: sent {len(STEPS)}, stored {len(stored)} after retry")
+    assert stored == STEPS
+
+
+def test_twenty_concurrent_requests_with_one_key_have_one_effect(
+    server: ServerProcess, database_url: str
+) -> None:
+    key = uuid.uuid4().hex
+    with Client(server.url) as setup:
+        run_id = _run(setup)
+    failures: list[BaseException] = []
+    start = threading.Barrier(20)
+
+    def send() -> None:
+        with Client(server.url) as client:
+            start.wait()
+            try:
+                _log(client, run_id, key)
+            except BaseException as exc:  # collected: every one of them must succeed
+                failures.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    stored = stored_steps(database_url, run_id, "loss")
+    print(f"\n20 concurrent requests, one key: {len(failures)} failed, stored {len(stored)} points")
+    assert not failures
+    assert stored == STEPS
+
+
+def test_the_same_key_with_another_body_is_a_409(
+    server: ServerProcess, database_url: str
+) -> None:
+    key = uuid.uuid4().hex
+    with Client(server.url) as client:
+        run_id = _run(client)
+        _log(client, run_id, key)
+        with pytest.raises(IdempotencyKeyReused):
+            client.log_metric_batch(run_id, ["loss"], [9.0], [999], [999], idempotency_key=key)
+        _log(client, run_id, key)  # the true retry still answers as the first time
+    assert stored_steps(database_url, run_id, "loss") == STEPS
+
+
+def _url(proxy: FaultProxy) -> str:
+    return f"http://127.0.0.1:{proxy.port}"

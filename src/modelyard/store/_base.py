@@ -1,11 +1,12 @@
 """The base of the store's repositories: a pool, scoped transactions, and error translation.
 
 Every transaction a repository opens starts with the request's scope: ``set_config(...,
-true)`` of ``modelyard.workspace`` and ``modelyard.actor``, sent in the same round trip as the
-``BEGIN`` (a pipeline), from the caller the server's guard put in the request's context. Row-level
-security, the ``workspace_id`` column defaults and the event triggers read it there, so no
-handler passes a workspace by hand. Code that runs outside a request (the CLI's tools, tests,
-benchmarks) acts in the workspace the repository was made with, ``default`` unless told.
+true)`` of ``modelyard.workspace``, ``modelyard.actor`` and ``modelyard.request_id``, sent in
+the same round trip as the ``BEGIN`` (a pipeline), from the caller the server's guard put in the
+request's context. Row-level security, the ``workspace_id`` column defaults and the event
+triggers read it there, so no handler passes a workspace by hand. Code that runs outside a
+request (the CLI's tools, tests, benchmarks) acts in the workspace the repository was made with,
+``default`` unless told.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ class Repository:
 
     def _scope(self) -> dict[str, str]:
         who = caller.current()
-        return {"workspace": str(self.workspace_id), "actor": (who.user or "") if who else ""}
+        return {
+            "workspace": str(self.workspace_id),
+            "actor": (who.user or "") if who else "",
+            "request_id": (who.request_id or "") if who else "",
+        }
 
     @asynccontextmanager
     async def transaction(self, *, snapshot: bool = False) -> AsyncIterator[Conn]:

@@ -9,4 +9,5 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY
 
 -- name: enter
 SELECT set_config('modelyard.workspace', %(workspace)s, true),
-       set_config('modelyard.actor', %(actor)s, true)
+       set_config('modelyard.actor', %(actor)s, true),
+       set_config('modelyard.request_id', %(request_id)s, true)

@@ -217,3 +217,28 @@ async def test_with_auth_off_a_request_may_name_its_workspace(client: httpx.Asyn
     assert (await client.get("/api/v1/experiments")).status_code == 200
     unknown = await client.get("/api/v1/experiments", headers={"x-modelyard-workspace": "nope"})
     assert unknown.status_code == 404
+
+
+def _events(database_url: str) -> list[tuple[str, str | None, str | None]]:
+    with psycopg.connect(with_schema(database_url, DEFAULT_SCHEMA)) as conn:
+        return conn.execute(
+            "SELECT entity || '.' || action, actor, request_id FROM event ORDER BY event_seq"
+        ).fetchall()
+
+
+async def test_events_carry_the_actor_and_the_request_id(
+    api: httpx.AsyncClient, people: dict[str, str], database_url: str
+) -> None:
+    # The outbox trigger reads both from the transaction's scope, which the guard fills from
+    # the caller's token and the request's X-Request-ID.
+    headers = {**bearer(people["ed"]), "x-request-id": "deploy-42"}
+    made = await api.post("/api/v1/models", json={"name": "m"}, headers=headers)
+    assert made.status_code == 201, made.text
+    tagged = await api.put(
+        "/api/v1/models/m/tags/k", json={"value": "v"}, headers=bearer(people["ada"])
+    )
+    assert tagged.status_code in (200, 201, 204), tagged.text
+    found = _events(database_url)
+    assert found[0] == ("registered_model.created", "ed", "deploy-42")
+    assert found[1][:2] == ("registered_model_tag.set", "ada")
+    assert found[1][2] == tagged.headers["x-request-id"]

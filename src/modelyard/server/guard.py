@@ -9,7 +9,7 @@ covered without anyone remembering to list it. :func:`leaf_routes` is the same w
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
@@ -74,6 +74,9 @@ class Guard:
         except ModelyardError as exc:
             await _refusal(scope, exc)(scope, receive, send)
             return
+        if who is not None:
+            request_id = scope.get("state", {}).get("request_id")
+            who = replace(who, request_id=request_id)
         token = caller_context.enter(who) if who is not None else None
         try:
             await self.app(scope, receive, send)

@@ -56,7 +56,7 @@ class RegistryBase(Repository):
 
     def __init__(self, pool: Pool, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self.workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     def _args(self, **values: Any) -> dict[str, Any]:
         """Query parameters with the workspace filled in."""

@@ -64,7 +64,7 @@ class Datasets(Repository):
 
     def __init__(self, pool: Pool, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self.workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     async def log_version(self, spec: DatasetSpec) -> DatasetVersion:
         """The version ``spec`` names, created (with the dataset) if it is new."""

@@ -41,7 +41,7 @@ class Experiments(Repository):
 
     def __init__(self, pool: Pool, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self._workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     async def create(
         self,
@@ -63,7 +63,7 @@ class Experiments(Repository):
                 await conn.execute(
                     query("experiments.insert"),
                     {
-                        "workspace_id": self._workspace_id,
+                        "workspace_id": self.workspace_id,
                         "name": name,
                         "description": description,
                         "artifact_location": artifact_location,
@@ -88,7 +88,7 @@ class Experiments(Repository):
         async with self.transaction() as conn:
             cur = await conn.execute(
                 query("experiments.get_by_name"),
-                {"workspace_id": self._workspace_id, "name": name},
+                {"workspace_id": self.workspace_id, "name": name},
             )
             row = await cur.fetchone()
         if row is None:
@@ -102,7 +102,7 @@ class Experiments(Repository):
         MLflow's ``set_experiment`` does, so the caller restores it or picks another name.
         """
         name = v.check_name(name)
-        params = {"workspace_id": self._workspace_id, "name": name}
+        params = {"workspace_id": self.workspace_id, "name": name}
         async with self.transaction() as conn:
             await conn.execute(query("experiments.insert_if_absent"), params)
             # A new statement sees a row committed by a concurrent creator that won the race.
@@ -136,7 +136,7 @@ class Experiments(Repository):
             cur = await conn.execute(
                 query("experiments.list"),
                 {
-                    "workspace_id": self._workspace_id,
+                    "workspace_id": self.workspace_id,
                     "lifecycle": lifecycle,
                     "after_id": after_id,
                     "limit": limit + 1,
@@ -229,7 +229,7 @@ class Experiments(Repository):
     async def _lock(self, conn: Conn, experiment_id: int) -> str:
         cur = await conn.execute(
             query("experiments.lock"),
-            {"experiment_id": experiment_id, "workspace_id": self._workspace_id},
+            {"experiment_id": experiment_id, "workspace_id": self.workspace_id},
         )
         row = await cur.fetchone()
         if row is None:
@@ -246,7 +246,7 @@ class Experiments(Repository):
     async def _fetch(self, conn: Conn, experiment_id: int) -> Experiment:
         cur = await conn.execute(
             query("experiments.get"),
-            {"experiment_id": experiment_id, "workspace_id": self._workspace_id},
+            {"experiment_id": experiment_id, "workspace_id": self.workspace_id},
         )
         row = await cur.fetchone()
         if row is None:

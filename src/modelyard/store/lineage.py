@@ -51,14 +51,14 @@ class Lineage(Repository):
 
     def __init__(self, pool: Pool, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self.workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     async def graph(self, uri: str, *, depth: int = DEFAULT_DEPTH) -> LineageGraph:
         """Upstream of ``models:/...``, downstream of ``dataset:NAME@DIGEST``; ``depth`` runs."""
         ref = parse_uri(uri)
         depth = check_depth(depth)
-        async with self.transaction() as conn:
-            await conn.execute(query("lineage.snapshot"))
+        # The walk and the reads around it see one snapshot, and nothing here writes.
+        async with self.transaction(snapshot=True) as conn:
             if isinstance(ref, ModelVersionRef):
                 return await self._upstream(conn, ref, depth)
             return await self._downstream(conn, ref, depth)

@@ -62,7 +62,7 @@ class ModelVersionSearch(Repository):
         filter: str | None = None,
         order_by: list[str] | None = None,
         *,
-        workspace_id: int = 1,
+        workspace_id: int | None = None,
         max_results: int = 100,
         page_token: str | None = None,
     ) -> tuple[list[tuple[str, int]], str | None]:
@@ -70,6 +70,8 @@ class ModelVersionSearch(Repository):
             raise InvalidInput("max_results must be an integer", field="max_results")
         if not 1 <= max_results <= MAX_RESULTS:
             raise InvalidInput(f"max_results must be from 1 to {MAX_RESULTS}", field="max_results")
+        if workspace_id is None:
+            workspace_id = self.workspace_id
         search = tokens.fingerprint("model_versions", workspace_id, filter, order_by)
         offset = 0
         if page_token is not None:
@@ -88,11 +90,13 @@ class ModelVersionSearch(Repository):
         filter: str | None = None,
         order_by: list[str] | None = None,
         *,
-        workspace_id: int = 1,
+        workspace_id: int | None = None,
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
         """As :meth:`search`, with the full version records (one more query, not one per row)."""
+        if workspace_id is None:
+            workspace_id = self.workspace_id
         keys, token = await self.search(
             filter,
             order_by,

@@ -45,7 +45,7 @@ class Overview(Repository):
 
     def __init__(self, pool: Any, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self._workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     async def experiment_summaries(
         self, *, lifecycle: str = "active", limit: int = 1000
@@ -55,7 +55,7 @@ class Overview(Repository):
         async with self.read() as conn:
             cur = await conn.execute(
                 query("overview.experiment_summaries"),
-                {"workspace_id": self._workspace_id, "lifecycle": lifecycle, "limit": limit},
+                {"workspace_id": self.workspace_id, "lifecycle": lifecycle, "limit": limit},
             )
             rows: list[Any] = await cur.fetchall()
         return [
@@ -121,7 +121,7 @@ class Overview(Repository):
         async with self.read() as conn:
             cur = await conn.execute(
                 query("overview.versions_of_run"),
-                {"run_id": uuid.UUID(run_id), "workspace_id": self._workspace_id},
+                {"run_id": uuid.UUID(run_id), "workspace_id": self.workspace_id},
             )
             rows: list[Any] = await cur.fetchall()
         return [
@@ -140,7 +140,7 @@ class Overview(Repository):
             cur = await conn.execute(
                 query("overview.running_runs"),
                 {
-                    "workspace_id": self._workspace_id,
+                    "workspace_id": self.workspace_id,
                     "experiment_id": experiment_id,
                     "limit": limit,
                 },

@@ -16,8 +16,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from psycopg import pq
-
 from modelyard.errors import InvalidInput
 from modelyard.search import page_token as tokens
 from modelyard.search.ast import Node, OrderTerm
@@ -82,7 +80,7 @@ class RunSearch(Repository):
         page_token: str | None = None,
     ) -> tuple[list[str], str | None]:
         """Run ids (32-char hex) of one page, and the token of the next page or None."""
-        async with self.transaction() as conn:
+        async with self.transaction(snapshot=True) as conn:
             ids, token = await self.search_in(
                 conn,
                 experiment_ids,
@@ -106,7 +104,7 @@ class RunSearch(Repository):
     ) -> Page[Run]:
         """As :meth:`search`, with the runs loaded (params, tags, latest metrics) in the same
         transaction, in two statements whatever the page size."""
-        async with self.transaction() as conn:
+        async with self.transaction(snapshot=True) as conn:
             ids, token = await self.search_in(
                 conn,
                 experiment_ids,
@@ -195,10 +193,9 @@ async def _segment_page(
         segment, offset = tokens.get_int(position, "s"), tokens.get_int(position, "o")
         if segment >= len(segments):
             raise tokens.invalid_token()
-    if len(segments) > 1 and conn.info.transaction_status == pq.TransactionStatus.IDLE:
-        # Later segments must see the same data as earlier ones, or a run whose metric is
-        # logged between two statements could appear twice on one page.
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    # Later segments must see the same data as earlier ones, or a run whose metric is logged
+    # between two statements could appear twice on one page: the callers' transactions are
+    # snapshots (Repository.transaction(snapshot=True)).
     ids: list[uuid.UUID] = []
     while segment < len(segments):
         wanted = limit - len(ids)

@@ -58,7 +58,7 @@ class Runs(Repository):
 
     def __init__(self, pool: Pool, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self._workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     async def create(
         self,
@@ -88,7 +88,7 @@ class Runs(Repository):
                 query("runs.lock_experiment"), {"experiment_id": experiment_id}
             )
             row = await cur.fetchone()
-            if row is None or row[1] != self._workspace_id:
+            if row is None or row[1] != self.workspace_id:
                 raise NotFound(
                     f"experiment {experiment_id} does not exist", experiment_id=experiment_id
                 )
@@ -103,7 +103,7 @@ class Runs(Repository):
                 {
                     "run_id": run_id,
                     "experiment_id": experiment_id,
-                    "workspace_id": self._workspace_id,
+                    "workspace_id": self.workspace_id,
                     "name": name,
                     "start_time": start,
                     "parent_run_id": parent,
@@ -256,7 +256,7 @@ class Runs(Repository):
                 query("runs.list"),
                 {
                     "experiment_ids": ids,
-                    "workspace_id": self._workspace_id,
+                    "workspace_id": self.workspace_id,
                     "lifecycle": lifecycle,
                     "after_start": after_start,
                     "after_run_id": after_run_id,

@@ -94,7 +94,7 @@ class Webhooks(Repository):
 
     def __init__(self, pool: Pool, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self.workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     def _args(self, **values: Any) -> dict[str, Any]:
         return {"ws": self.workspace_id, **values}

@@ -127,8 +127,10 @@ class Dispatcher(Repository):
             cur = await conn.execute(
                 query("webhooks.claim"), {"limit": limit, "lease": self.lease_seconds}
             )
+            rows = await cur.fetchall()
+            # After the fetch: in a pipeline (store/_base.py) the description comes with the rows.
             names = [c.name for c in cur.description or []]
-            return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def _next_due(self) -> float | None:
         async with self.read() as conn:

@@ -19,10 +19,6 @@
 -- once, and stops at %(max_depth)s: a loop is walked at most max_depth times round, never for
 -- ever. The caller asks for one level more than it shows, to know whether the graph was cut.
 
--- name: snapshot
--- The walk and the reads around it see one snapshot, and nothing here writes.
-SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY
-
 -- name: version_by_number
 SELECT r.name, r.version, r.run_id, r.aliases, r.logged_model_id
 FROM model_version_record r

@@ -41,7 +41,7 @@ class ArtifactOwners(Repository):
 
     def __init__(self, pool: Pool, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self.workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     async def run(self, run_id: uuid.UUID) -> RunOwner:
         row = await self._one("artifact_owners.run", {"run_id": run_id})

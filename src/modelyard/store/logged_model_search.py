@@ -47,7 +47,7 @@ class LoggedModelSearch(Repository):
 
     def __init__(self, pool: Pool, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self.workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
         self._models = LoggedModels(pool, workspace_id=workspace_id)
 
     async def search(

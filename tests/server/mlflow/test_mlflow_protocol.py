@@ -150,3 +150,20 @@ async def test_our_api_keeps_its_own_error_shape(client: httpx.AsyncClient) -> N
 def test_every_error_class_maps_to_an_mlflow_code(exc: errors.ModelyardError, code: str) -> None:
     assert mlflow_code(exc) == code
     assert code in HTTP_STATUS
+
+
+@pytest.mark.parametrize("location", ["/etc", "file:///tmp/elsewhere", "s3://b/\x01x", "../up"])
+async def test_a_client_artifact_location_outside_the_store_is_refused(
+    client: httpx.AsyncClient, location: str
+) -> None:
+    # As in /api/v1: the server owns artifact locations, so MLflow's create cannot plant one.
+    created = await client.post(
+        "/api/2.0/mlflow/experiments/create",
+        json={"name": "planted", "artifact_location": location},
+    )
+    assert created.status_code == 400, created.text
+    assert created.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    found = await client.get(
+        "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "planted"}
+    )
+    assert found.status_code == 404

@@ -6,6 +6,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.artifacts.owned import check_artifact_location
 from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput
 from modelyard.server.mlflow import _entities
@@ -81,10 +82,13 @@ async def create_experiment(request: Request) -> Response:
     tags = {tag.key: tag.value for tag in message.tags}
     # The description is a column of ours; MLflow keeps it in a tag.
     description = tags.pop(_entities.NOTE_TAG, None)
+    # The server owns artifact locations: a client's must lie inside the configured store.
+    store_url = request.app.state.artifacts.backend.url
+    location = check_artifact_location(message.artifact_location or None, store_url)
     created = await store(request).experiments.create(
         require(message.name, "name"),
         description=description,
-        artifact_location=message.artifact_location or None,
+        artifact_location=location,
         tags=tags,
     )
     return reply({"experiment_id": str(created.experiment_id)})

@@ -8,7 +8,6 @@ ours to fix and are ignored in this directory; every other warning still fails a
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -105,6 +104,11 @@ def tracking_uri(modelyard_server: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     # An error answer reaches the test at once, not after the client's backoff.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+    # The fluent API remembers the experiment an earlier test set, whose id belongs to another
+    # database: without this, start_run() in the next test on the worker asks for it and fails.
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_tracking_uri(modelyard_server)
     mlflow.set_registry_uri(modelyard_server)
     try:
@@ -114,7 +118,6 @@ def tracking_uri(modelyard_server: str, monkeypatch: pytest.MonkeyPatch) -> Iter
             mlflow.end_run()
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
-        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 @pytest.fixture

@@ -13,12 +13,6 @@ from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
 
-@pytest.fixture(autouse=True)
-def _no_active_experiment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The fluent API remembers the experiment of an earlier test (another database).
-    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
-
-
 def test_start_run_without_an_experiment_uses_default(
     tracking_uri: str, client: mlflow.MlflowClient
 ) -> None:

@@ -163,3 +163,11 @@ async def test_bad_arguments_are_invalid_input(registry: Registry) -> None:
             await registry.search.search(**kwargs)
     with pytest.raises(FilterSyntaxError):
         await registry.search.search(order_by=["run_id"])
+
+
+async def test_ordering_by_a_tag_is_a_syntax_error(registry: Registry) -> None:
+    # The parser takes tag terms; the version search has no tag column to order by.
+    with pytest.raises(FilterSyntaxError) as caught:
+        await registry.search.search(order_by=["name", "tags.team DESC"])
+    assert caught.value.position == 0
+    assert "not by a tag" in str(caught.value)

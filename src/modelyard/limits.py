@@ -33,11 +33,77 @@ MAX_ALIAS_LENGTH = 255
 METADATA_FILE = "MLmodel"
 MAX_VERSION = 2**31 - 1  # model_version.version is an integer column
 
-# Keys: letters, digits, _ - . space : and /, as MLflow allows; no empty path segment tricks.
-_KEY = re.compile(r"^[\w\-. :/]+$")
-_ALIAS = re.compile(r"^[A-Za-z0-9_-]+$")
-# Model URIs read models:/name/3 and models:/name@v3 as versions; an alias cannot look like one.
-_VERSION_LIKE = re.compile(r"^[vV][0-9]+$")
+# Each rule below is one regular expression that both the checks here and the OpenAPI document
+# (``pattern``) use, so what the server enforces and what it documents cannot drift. The
+# patterns are valid in Python and in JSON Schema's ECMA-262 dialect; each ends in ``(?!\n)$``
+# because Python's ``$`` (and so a Python generator of the document's patterns) would otherwise
+# accept one trailing newline.
+_END = r"(?!\n)$"
+# Keys: letters, digits, _ - . space : and /, as MLflow allows; no leading '/', no '..' segment.
+_KEY_CHAR = r"[\w\-. :]"
+_KEY_NON_DOT = r"[\w\- :]"
+_KEY_SEGMENT = rf"(?:{_KEY_NON_DOT}{_KEY_CHAR}*|\.(?:{_KEY_NON_DOT}{_KEY_CHAR}*)?|\.\.{_KEY_CHAR}+)"
+KEY_PATTERN = rf"^{_KEY_SEGMENT}(?:/{_KEY_SEGMENT}?)*{_END}"
+_KEY_CHARS = re.compile(r"^[\w\-. :/]+\Z")
+# Names may hold any text but control, format and line-separator characters (which break
+# displays and allow spoofing: bidi overrides, zero-width characters), and not only spaces.
+_NOT_IN_NAMES = (
+    r"\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+)
+NAME_PATTERN = rf"^[^{_NOT_IN_NAMES}]*[^{_NOT_IN_NAMES}\s][^{_NOT_IN_NAMES}]*{_END}"
+# Digests (of dataset versions): like a name, without any space.
+DIGEST_PATTERN = rf"^[^{_NOT_IN_NAMES}\s]+{_END}"
+# Aliases: letters, digits, '_' and '-', never 'latest' (any case) nor a version reference
+# ('v3'): model URIs read models:/name@v3 and models:/name/latest as versions.
+_ALIAS_CHARS = re.compile(r"^[A-Za-z0-9_-]+\Z")
+ALIAS_PATTERN = (
+    rf"^(?![Ll][Aa][Tt][Ee][Ss][Tt]$)(?![vV][0-9]+$)[A-Za-z0-9_-]{{1,{MAX_ALIAS_LENGTH}}}{_END}"
+)
+# Run ids (and the other UUID ids): 32 hex digits, as MLflow writes them, or the dashed form.
+UUID_PATTERN = (
+    r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
+    rf"-[0-9a-fA-F]{{12}}){_END}"
+)
+# Text values (params, tags, descriptions) may hold anything but NUL, which PostgreSQL refuses.
+TEXT_PATTERN = r"^[^\x00]*$"
+_KEY = re.compile(KEY_PATTERN)
+NAME_RE = re.compile(NAME_PATTERN)
+DIGEST_RE = re.compile(DIGEST_PATTERN)
+_ALIAS = re.compile(ALIAS_PATTERN)
+_UUID = re.compile(UUID_PATTERN)
+_TEXT = re.compile(TEXT_PATTERN)
+_VERSION_LIKE = re.compile(r"^[vV][0-9]+\Z")
+
+
+def string_schema(pattern: str, max_length: int, min_length: int = 1) -> dict[str, object]:
+    """The JSON schema of a string rule, as the OpenAPI document states it."""
+    return {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": pattern}
+
+
+KEY_SCHEMA = string_schema(KEY_PATTERN, MAX_KEY_LENGTH)
+NAME_SCHEMA = string_schema(NAME_PATTERN, MAX_NAME_LENGTH)
+ALIAS_SCHEMA = string_schema(ALIAS_PATTERN, MAX_ALIAS_LENGTH)
+UUID_SCHEMA = string_schema(UUID_PATTERN, 36, 32)
+
+
+# Page tokens: URL-safe base64 the server issued (opaque to clients); empty means the first page.
+MAX_PAGE_TOKEN_LENGTH = 4096
+PAGE_TOKEN_PATTERN = rf"^[A-Za-z0-9_-]{{0,{MAX_PAGE_TOKEN_LENGTH}}}{_END}"
+PAGE_TOKEN_SCHEMA = {
+    **string_schema(PAGE_TOKEN_PATTERN, MAX_PAGE_TOKEN_LENGTH, 0),
+    # Only a next_page_token this listing returned is a token; the format says so.
+    "format": "page-token",
+}
+_PAGE_TOKEN = re.compile(PAGE_TOKEN_PATTERN)
+
+
+def is_page_token(value: object) -> bool:
+    """Whether ``value`` has the form of a page token (whether it is one is the listing's call)."""
+    return isinstance(value, str) and bool(_PAGE_TOKEN.search(value))
+
+
+def text_schema(max_length: int) -> dict[str, object]:
+    return string_schema(TEXT_PATTERN, max_length, 0)
 
 
 def check_key(key: object, field: str = "key") -> str:
@@ -46,24 +112,27 @@ def check_key(key: object, field: str = "key") -> str:
         raise InvalidInput(f"{field} must be a non-empty string", field=field)
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(f"{field} is longer than {MAX_KEY_LENGTH} characters", field=field)
-    if not _KEY.match(key):
-        raise InvalidInput(
-            f"{field} {key!r} may only hold letters, digits, '_', '-', '.', ' ', ':' and '/'",
-            field=field,
-        )
-    if key.startswith("/") or ".." in key.split("/"):
+    if not _KEY.search(key):
+        if not _KEY_CHARS.match(key):
+            raise InvalidInput(
+                f"{field} {key!r} may only hold letters, digits, '_', '-', '.', ' ', ':' and '/'",
+                field=field,
+            )
         raise InvalidInput(f"{field} {key!r} must be a relative path without '..'", field=field)
     return key
 
 
 def check_name(name: object, field: str = "name") -> str:
-    """An experiment, run or registered model name: any printable text up to 256 characters."""
+    """An experiment, run or registered model name: text up to 256 characters (NAME_PATTERN)."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"{field} must be a non-empty string", field=field)
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"{field} is longer than {MAX_NAME_LENGTH} characters", field=field)
-    if any(not ch.isprintable() for ch in name):
-        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    if not NAME_RE.search(name):
+        raise InvalidInput(
+            f"{field} must not contain control or format characters, nor be only spaces",
+            field=field,
+        )
     return name
 
 
@@ -73,7 +142,7 @@ def check_text(value: object, field: str, max_length: int) -> str:
         raise InvalidInput(f"{field} must be a string", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
-    if "\x00" in value:
+    if not _TEXT.search(value):
         raise InvalidInput(f"{field} must not contain NUL characters", field=field)
     return value
 
@@ -98,16 +167,16 @@ def check_metric_value(value: object, field: str = "value") -> float:
     return float(value)
 
 
-def check_uuid(value: object, field: str = "run_id") -> uuid.UUID:
-    """A run id as a UUID; accepts the 32-hex form MLflow uses and the dashed form."""
+def check_uuid(value: object, field: str = "run_id", what: str = "run id") -> uuid.UUID:
+    """A run id (or another UUID id) as a UUID; the 32-hex form MLflow uses or the dashed form."""
     if isinstance(value, uuid.UUID):
         return value
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a string", field=field)
+    if not isinstance(value, str) or not _UUID.search(value):
+        raise InvalidInput(f"{field} {value!r} is not a valid {what}", field=field)
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise InvalidInput(f"{field} {value!r} is not a valid run id", field=field) from None
+        raise InvalidInput(f"{field} {value!r} is not a valid {what}", field=field) from None
 
 
 def check_batch_size(count: int, limit: int, what: str) -> None:
@@ -134,14 +203,14 @@ def check_alias(alias: object) -> str:
         raise InvalidInput("alias must be a non-empty string", field="alias")
     if len(alias) > MAX_ALIAS_LENGTH:
         raise InvalidInput(f"alias is longer than {MAX_ALIAS_LENGTH} characters", field="alias")
-    if not _ALIAS.match(alias):
+    if not _ALIAS_CHARS.match(alias):
         raise InvalidInput(
             f"invalid alias {alias!r}: only letters, digits, '_' and '-' are allowed",
             field="alias",
         )
     if alias.lower() == "latest":
         raise InvalidInput("the alias 'latest' (any case) is reserved", field="alias")
-    if _VERSION_LIKE.match(alias):
+    if _VERSION_LIKE.match(alias) or not _ALIAS.search(alias):
         raise InvalidInput(
             f"the alias {alias!r} is reserved: it reads as a version reference", field="alias"
         )

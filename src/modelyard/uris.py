@@ -7,10 +7,21 @@ importing the database layer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from modelyard.errors import InvalidInput
-from modelyard.limits import check_alias, check_version
+from modelyard.limits import ALIAS_PATTERN, check_alias, check_version
+
+# The forms parse_uri reads, as one pattern that parse_uri checks first and the OpenAPI document
+# states. Versions go up to nine digits here (a version number a regular expression can bound).
+_ALIAS_BODY = ALIAS_PATTERN.removeprefix("^").removesuffix("(?!\\n)$")
+URI_PATTERN = (
+    r"^(?:models:/.+/(?:latest|[1-9][0-9]{0,8})|models:/.+@"
+    + _ALIAS_BODY
+    + r"|dataset:.+@.+)(?!\n)$"
+)
+_URI = re.compile(URI_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,7 @@ class DatasetVersionRef:
 
 def parse_uri(uri: object) -> ModelVersionRef | DatasetVersionRef:
     """What a lineage URI names; anything else is InvalidInput saying which forms exist."""
-    if not isinstance(uri, str) or not uri:
+    if not isinstance(uri, str) or not _URI.search(uri):
         raise _bad_uri(uri)
     if uri.startswith("models:/"):
         return _parse_model_uri(uri, uri[len("models:/") :])

@@ -71,11 +71,15 @@ def _concrete(route: ApiRoute) -> str:
 
 
 def _declared(path: str) -> set[str]:
-    """Methods of every route whose pattern takes ``path`` (independently of the server)."""
+    """Methods of the routes that take ``path`` (independently of the server): the routes of
+    that literal path when there are any (``/runs/search`` is not a run id), else every route
+    whose pattern matches it."""
+    relative = path[len(API) :]
+    routes = [r for r in api_routes() if isinstance(r, ApiRoute)]
+    literal = [r for r in routes if r.path == relative]
     found: set[str] = set()
-    for route in api_routes():
-        if isinstance(route, ApiRoute) and route.path_regex.match(path[len(API) :]):
-            found |= route.methods or set()
+    for route in literal or [r for r in routes if r.path_regex.match(relative)]:
+        found |= route.methods or set()
     return found
 
 

@@ -19,17 +19,36 @@ from modelyard.errors import InvalidArtifactPath
 MAX_PATH_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 
-# The rules above as a JSON schema, for the OpenAPI document (the server enforces check_path).
+# The rules above as one regular expression, for the OpenAPI document and as check_path's last
+# word: a segment is at most MAX_SEGMENT_BYTES characters here (exact for ASCII; check_path
+# counts UTF-8 bytes, so a long non-ASCII segment is refused by it even when the pattern admits it).
+_CHAR = r"(?:[^\x00-\x1f\x7f-\x9f/\\%]|%(?![0-9A-Fa-f]{2}))"
+_NON_DOT = r"(?:[^\x00-\x1f\x7f-\x9f/\\%.]|%(?![0-9A-Fa-f]{2}))"
+_LONGEST = MAX_SEGMENT_BYTES
+_SEGMENT = (
+    rf"(?:{_NON_DOT}{_CHAR}{{0,{_LONGEST - 1}}}|\.{_NON_DOT}{_CHAR}{{0,{_LONGEST - 2}}}"
+    rf"|\.\.{_CHAR}{{1,{_LONGEST - 2}}})"
+)
+PATH_PATTERN = rf"^(?![A-Za-z]:){_SEGMENT}(?:/{_SEGMENT})*(?!\n)$"
+_PATH = re.compile(PATH_PATTERN)
+
 ARTIFACT_PATH_SCHEMA: dict[str, object] = {
     "type": "string",
     "minLength": 1,
     "maxLength": MAX_PATH_BYTES,
+    "pattern": PATH_PATTERN,
     "description": (
         "A relative '/'-separated path: no empty, '.' or '..' segment, no leading '/', "
         "no backslash, control character, drive letter or %XX escape (after the one "
         f"URL decoding), at most {MAX_PATH_BYTES} bytes, {MAX_SEGMENT_BYTES} per segment; "
         "violations are a 400 INVALID_ARTIFACT_PATH"
     ),
+}
+# A directory to list: a path, optionally with a trailing '/', or empty for the root.
+ARTIFACT_DIRECTORY_SCHEMA: dict[str, object] = {
+    "type": "string",
+    "maxLength": MAX_PATH_BYTES,
+    "pattern": rf"^(?:|/|\.|(?![A-Za-z]:){_SEGMENT}(?:/{_SEGMENT})*/?)(?!\n)$",
 }
 
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -63,6 +82,8 @@ def check_path(path: str) -> str:
             raise _refuse(path, "empty, '.' and '..' segments are not allowed")
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise _refuse(path, f"a segment is longer than {MAX_SEGMENT_BYTES} bytes")
+    if not _PATH.search(path):
+        raise _refuse(path, "not a relative path of allowed characters")
     return path
 
 

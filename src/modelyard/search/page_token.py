@@ -16,8 +16,7 @@ import json
 from typing import Any
 
 from modelyard.errors import InvalidInput
-
-_MAX_TOKEN_LENGTH = 2048
+from modelyard.limits import is_page_token
 
 
 def fingerprint(*parts: object) -> str:
@@ -33,7 +32,7 @@ def encode(search: str, **position: Any) -> str:
 
 def decode(token: str, search: str) -> dict[str, Any]:
     """The position in ``token``; :class:`InvalidInput` unless it is a token of ``search``."""
-    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+    if not token or not is_page_token(token):
         raise invalid_token()
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))

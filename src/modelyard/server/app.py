@@ -27,6 +27,7 @@ from modelyard.server.api import (
     versions,
     webhooks,
 )
+from modelyard.server.api._routing import reserve_literal_paths
 from modelyard.server.guard import guard_routes
 from modelyard.server.mlflow import mlflow_routes
 from modelyard.server.request_id import RequestIdMiddleware
@@ -39,20 +40,22 @@ from modelyard.webhooks.runtime import webhook_runtime
 
 def api_routes() -> list[BaseRoute]:
     """Routes of ``/api/v1``; each resource module contributes its own list."""
-    return [
-        *experiments.routes,
-        *runs.routes,
-        *artifacts.routes,
-        *search.routes,
-        *metrics.routes,
-        *models.routes,
-        *versions.routes,
-        *datasets.routes,
-        *lineage.routes,
-        *logged_models.routes,
-        *webhooks.routes,
-        *openapi.routes,
-    ]
+    return reserve_literal_paths(
+        [
+            *experiments.routes,
+            *runs.routes,
+            *artifacts.routes,
+            *search.routes,
+            *metrics.routes,
+            *models.routes,
+            *versions.routes,
+            *datasets.routes,
+            *lineage.routes,
+            *logged_models.routes,
+            *webhooks.routes,
+            *openapi.routes,
+        ]
+    )
 
 
 def create_app(settings: Settings, conninfo: str) -> Starlette:

@@ -11,6 +11,7 @@ declare answers 405 with ``Allow`` listing the ones it does.
 
 from __future__ import annotations
 
+import decimal
 import logging
 from typing import Any, TypeVar
 
@@ -86,6 +87,35 @@ def decode_body(body: bytes, type_: type[T]) -> T:
     """``body`` decoded and validated as ``type_``; bad JSON or wrong types are a 400."""
     try:
         return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        if "got `float`" in str(exc):
+            return _decode_integral_floats(body, type_)
+        raise errors.MalformedRequest(f"invalid request body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise errors.MalformedRequest(f"malformed JSON: {exc}") from None
+
+
+def _integral_float(literal: str) -> int | float:
+    """A JSON number literal as an int when it has no fraction (``3.0``, ``1e3``), else a float.
+
+    JSON Schema counts ``3.0`` as an integer, and so does a client that writes every number as
+    a double; msgspec refuses a float where it expects an int. Numbers too large to be an
+    int64 stay floats, and are refused as such.
+    """
+    value = float(literal)
+    if value.is_integer() and abs(value) < 2**63:
+        exact = decimal.Decimal(literal)
+        if exact == exact.to_integral_value():
+            return int(exact)
+    return value
+
+
+def _decode_integral_floats(body: bytes, type_: type[T]) -> T:
+    """The slow path of :func:`decode_body` when some float was given for an int."""
+    try:
+        loose = msgspec.json.Decoder(float_hook=_integral_float).decode(body)
+        # Encoded again and decoded as the type, so raw JSON fields stay exactly as sent.
+        return msgspec.json.decode(msgspec.json.encode(loose), type=type_)
     except msgspec.ValidationError as exc:
         raise errors.MalformedRequest(f"invalid request body: {exc}") from None
     except msgspec.DecodeError as exc:

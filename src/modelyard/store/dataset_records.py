@@ -16,6 +16,7 @@ import msgspec
 from msgspec import Meta
 
 from modelyard.errors import InvalidInput
+from modelyard.limits import DIGEST_RE, NAME_RE
 from modelyard.store import validation
 from modelyard.store.logged_model_records import ModelInput, ModelOutput
 
@@ -41,6 +42,7 @@ DatasetName = Annotated[
         min_length=1,
         max_length=MAX_DATASET_NAME_LENGTH,
         description="Printable text; no control characters.",
+        extra_json_schema={"pattern": NAME_RE.pattern},
     ),
 ]
 Digest = Annotated[
@@ -50,6 +52,7 @@ Digest = Annotated[
         max_length=MAX_DIGEST_LENGTH,
         description="The content digest that identifies the version within its dataset "
         "(the Python client sends a sha256 hex digest). Printable, no whitespace.",
+        extra_json_schema={"pattern": DIGEST_RE.pattern},
     ),
 ]
 Json = Annotated[msgspec.Raw, Meta(description="Any JSON value, kept exactly as sent.")]
@@ -148,14 +151,14 @@ def raw_or_null(text: str | None) -> msgspec.Raw:
 
 def check_dataset_name(name: object) -> str:
     text = validation.check_text(name, "name", MAX_DATASET_NAME_LENGTH)
-    if not text.strip() or any(not ch.isprintable() for ch in text):
+    if not NAME_RE.search(text):
         raise InvalidInput("dataset name must be printable text, not empty", field="name")
     return text
 
 
 def check_digest(digest: object) -> str:
     text = validation.check_text(digest, "digest", MAX_DIGEST_LENGTH)
-    if not text or any(not ch.isprintable() or ch.isspace() for ch in text):
+    if not DIGEST_RE.search(text):
         raise InvalidInput(
             "digest must be 1 or more printable characters, no spaces", field="digest"
         )

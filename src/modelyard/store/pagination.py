@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 import msgspec
 
 from modelyard.errors import InvalidInput
+from modelyard.limits import is_page_token
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,8 +31,6 @@ CursorValue = str | int | float | bool | None
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-# A token is a few dozen bytes; anything much longer is not one of ours.
-_MAX_TOKEN_LENGTH = 4096
 
 
 class Page(msgspec.Struct, Generic[T]):
@@ -54,7 +53,7 @@ def decode_cursor(
 
     Anything that is not a token of this listing raises :class:`InvalidInput`.
     """
-    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+    if not token or not is_page_token(token):
         raise _bad_token()
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))

@@ -96,6 +96,15 @@ def model_from_row(row: Sequence[Any], latest: list[ModelVersion]) -> Registered
     )
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{ch.lower()}{ch.upper()}]" for ch in word)
+
+
+# The stages in any capitalisation, as check_stage reads them (for the OpenAPI document).
+STAGE_PATTERN = "^(?:" + "|".join(_any_case(stage) for stage in ALL_STAGES) + r")(?!\n)$"
+ACTIVE_STAGE_PATTERN = "^(?:" + "|".join(_any_case(s) for s in ACTIVE_STAGES) + r")(?!\n)$"
+
+
 def check_stage(stage: object) -> str:
     """A legacy stage in its canonical spelling; any capitalisation is accepted."""
     canonical = STAGES.get(stage.lower()) if isinstance(stage, str) else None

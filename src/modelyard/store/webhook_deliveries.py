@@ -9,6 +9,7 @@ from typing import Any, cast
 import msgspec
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound
+from modelyard.limits import check_uuid
 from modelyard.sql import query
 from modelyard.store._base import Pool, Repository
 from modelyard.store._registry_base import DEFAULT_WORKSPACE_ID
@@ -81,12 +82,7 @@ def attempt_from_row(row: Sequence[Any]) -> Attempt:
 
 
 def check_delivery_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidInput(
-            f"delivery id {value!r} is not a valid id", field="delivery_id"
-        ) from None
+    return check_uuid(value, "delivery_id", "delivery id")
 
 
 def check_state(state: str | None) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any, cast
 import msgspec
 
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.limits import check_uuid
 from modelyard.sql import query
 from modelyard.store import validation
 from modelyard.store._base import Conn, Pool, Repository
@@ -69,10 +70,7 @@ def webhook_not_found(webhook_id: str) -> NotFound:
 
 
 def check_webhook_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidInput(f"webhook id {value!r} is not a valid id", field="webhook_id") from None
+    return check_uuid(value, "webhook_id", "webhook id")
 
 
 def check_name(name: str) -> str:

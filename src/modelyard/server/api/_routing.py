@@ -15,11 +15,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from modelyard.errors import DeadlineExceeded, InvalidInput
+from modelyard.limits import PAGE_TOKEN_SCHEMA
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -38,11 +41,16 @@ class Query:
     maximum: int | None = None
     choices: tuple[str, ...] = ()
     required: bool = False
+    # JSON-schema keywords beyond type and bounds (a pattern, lengths), from the same definition
+    # the handler's check uses (modelyard.limits).
+    rule: dict[str, Any] | None = None
 
     def parse(self, request: Request) -> Any:
         """The parameter's value from ``request``; a bad value is an InvalidInput (a 400)."""
         raw = request.query_params.get(self.name)
-        if raw is None or raw == "":
+        # An empty free-text value counts as absent (an HTML form's empty field); an empty
+        # number or choice is not one.
+        if raw is None or (raw == "" and self.kind is str and not self.choices):
             if self.required:
                 raise InvalidInput(f"query parameter {self.name} is required", field=self.name)
             return self.default
@@ -72,15 +80,23 @@ class Query:
 
     def schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "integer" if self.kind is int else "string"}
-        if self.minimum is not None:
-            schema["minimum"] = self.minimum
-        if self.maximum is not None:
-            schema["maximum"] = self.maximum
+        if self.kind is int:  # _parse_int's bounds
+            schema["minimum"] = self.minimum if self.minimum is not None else -(2**63)
+            schema["maximum"] = self.maximum if self.maximum is not None else 2**63 - 1
         if self.choices:
             schema["enum"] = list(self.choices)
         if self.default is not None:
             schema["default"] = self.default
+        if self.required and self.kind is str:
+            schema["minLength"] = 1  # an empty value counts as absent
+        if self.rule is not None:
+            schema.update(self.rule)
         return schema
+
+
+PAGE_TOKEN = Query(
+    "page_token", "The next_page_token of the previous page.", rule=dict(PAGE_TOKEN_SCHEMA)
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,8 @@ class Spec:
     query: tuple[Query, ...] = ()
     headers: tuple[Header, ...] = ()
     path_params: dict[str, str] = field(default_factory=dict)
+    # JSON schemas of path parameters whose rule differs from the one their name usually has.
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Streamed routes (StreamRoute): the media type of a raw request or response body.
     body_media: str | None = None
     response_media: str | None = None
@@ -126,6 +144,7 @@ class ApiRoute(Route):
         query: Sequence[Query] = (),
         headers: Sequence[Header] = (),
         path_params: dict[str, str] | None = None,
+        path_schemas: dict[str, dict[str, Any]] | None = None,
         body_media: str | None = None,
         response_media: str | None = None,
         extra_statuses: dict[str, str] | None = None,
@@ -145,15 +164,35 @@ class ApiRoute(Route):
             query=tuple(query),
             headers=tuple(headers),
             path_params=declared,
+            path_schemas=dict(path_schemas or {}),
             body_media=body_media,
             response_media=response_media,
             extra_statuses=dict(extra_statuses or {}),
         )
 
+    # Literal paths of other routes that this route's pattern also matches (``/runs/search`` for
+    # ``/runs/{run_id}``): they belong to those routes, so a method only this route has answers
+    # 405 there instead of being read as a run id.
+    shadowed: frozenset[str] = frozenset()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.shadowed and get_route_path(scope) in self.shadowed:
+            return Match.NONE, {}
+        return super().matches(scope)
+
     @property
     def template(self) -> str:
         """The path as OpenAPI writes it: ``{key}`` without Starlette's ``:path`` convertor."""
         return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+
+def reserve_literal_paths(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    """``routes``, with every parametrised ApiRoute told which literal paths it must leave alone."""
+    literal = {r.path for r in routes if isinstance(r, ApiRoute) and not r.param_convertors}
+    for route in routes:
+        if isinstance(route, ApiRoute) and route.param_convertors:
+            route.shadowed = frozenset(p for p in literal if route.path_regex.match(p))
+    return list(routes)
 
 
 def with_deadline(endpoint: Handler) -> Handler:

@@ -33,7 +33,11 @@ from modelyard.server.responses import JSON
 
 log = logging.getLogger(__name__)
 
-DIRECTORY = Query("path", "Directory to list, relative to the run's artifact root (default: root).")
+DIRECTORY = Query(
+    "path",
+    "Directory to list, relative to the run's artifact root (default: root).",
+    rule=paths.ARTIFACT_DIRECTORY_SCHEMA,
+)
 RECURSIVE = Query(
     "recursive",
     "true: every file below the directory (for a directory download), not only its children.",

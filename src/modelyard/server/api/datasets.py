@@ -6,15 +6,20 @@ A dataset is addressed by name and a version by its digest in the path; names or
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard import limits
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import path_str, run_id, store
-from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.responses import JSON, decode
 from modelyard.store.dataset_records import (
+    MAX_DATASET_NAME_LENGTH,
+    MAX_DIGEST_LENGTH,
     Dataset,
     DatasetSpec,
     DatasetVersion,
@@ -23,9 +28,12 @@ from modelyard.store.dataset_records import (
 )
 from modelyard.store.pagination import Page
 
-NAME_LIKE = Query("name_like", "SQL LIKE pattern on the name (% and _ are wildcards).")
+NAME_LIKE = Query(
+    "name_like",
+    "SQL LIKE pattern on the name (% and _ are wildcards).",
+    rule={"pattern": limits.TEXT_PATTERN},
+)
 LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1000)
-PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 
 
 def _name(request: Request) -> str:
@@ -104,9 +112,15 @@ async def get_run_outputs(request: Request) -> Response:
 
 
 _ONE = "/datasets/{name}"
+# A dataset's name and digest follow their own rules (modelyard.store.dataset_records).
+_PATH_SCHEMAS = {
+    "name": limits.string_schema(limits.NAME_PATTERN, MAX_DATASET_NAME_LENGTH),
+    "digest": limits.string_schema(limits.DIGEST_PATTERN, MAX_DIGEST_LENGTH),
+}
+_DatasetRoute = functools.partial(ApiRoute, path_schemas=_PATH_SCHEMAS)
 
 routes = [
-    ApiRoute(
+    _DatasetRoute(
         "POST",
         "/datasets",
         log_dataset_version,
@@ -114,7 +128,7 @@ routes = [
         body=DatasetSpec,
         response=DatasetVersion,
     ),
-    ApiRoute(
+    _DatasetRoute(
         "GET",
         "/datasets",
         list_datasets,
@@ -122,8 +136,8 @@ routes = [
         response=Page[Dataset],
         query=(NAME_LIKE, LIMIT, PAGE_TOKEN),
     ),
-    ApiRoute("GET", _ONE, get_dataset, summary="Get a dataset", response=Dataset),
-    ApiRoute(
+    _DatasetRoute("GET", _ONE, get_dataset, summary="Get a dataset", response=Dataset),
+    _DatasetRoute(
         "GET",
         _ONE + "/versions",
         list_dataset_versions,
@@ -131,14 +145,14 @@ routes = [
         response=Page[DatasetVersion],
         query=(LIMIT, PAGE_TOKEN),
     ),
-    ApiRoute(
+    _DatasetRoute(
         "GET",
         _ONE + "/versions/{digest}",
         get_dataset_version,
         summary="Get a dataset version by its digest",
         response=DatasetVersion,
     ),
-    ApiRoute(
+    _DatasetRoute(
         "POST",
         "/runs/{run_id}/inputs",
         log_run_inputs,
@@ -146,14 +160,14 @@ routes = [
         body=s.LogInputs,
         response=RunInputs,
     ),
-    ApiRoute(
+    _DatasetRoute(
         "GET",
         "/runs/{run_id}/inputs",
         get_run_inputs,
         summary="The dataset versions and logged models a run read",
         response=RunInputs,
     ),
-    ApiRoute(
+    _DatasetRoute(
         "POST",
         "/runs/{run_id}/outputs",
         log_run_outputs,
@@ -161,7 +175,7 @@ routes = [
         body=s.LogOutputs,
         response=RunOutputs,
     ),
-    ApiRoute(
+    _DatasetRoute(
         "GET",
         "/runs/{run_id}/outputs",
         get_run_outputs,

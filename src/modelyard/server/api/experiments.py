@@ -9,7 +9,7 @@ from modelyard.artifacts.owned import check_artifact_location
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import experiment_id, no_content, path_str, store
-from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.api.artifacts import artifacts
 from modelyard.server.responses import JSON, decode
 from modelyard.store.experiments import Experiment
@@ -22,7 +22,6 @@ LIFECYCLE = Query(
     choices=("active", "deleted", "all"),
 )
 LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1000)
-PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 
 
 @access(Access.WRITE)

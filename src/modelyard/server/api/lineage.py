@@ -10,6 +10,7 @@ from modelyard.server.api._request import store
 from modelyard.server.api._routing import ApiRoute, Query
 from modelyard.server.responses import JSON
 from modelyard.store.lineage_records import DEFAULT_DEPTH, MAX_DEPTH, LineageGraph
+from modelyard.uris import URI_PATTERN
 
 URI = Query(
     "uri",
@@ -18,6 +19,7 @@ URI = Query(
     "dataset:NAME@DIGEST (walks downstream: the runs that used it, transitively through the "
     "datasets they wrote, and the model versions registered from them).",
     required=True,
+    rule={"pattern": URI_PATTERN},
 )
 DEPTH = Query(
     "depth",

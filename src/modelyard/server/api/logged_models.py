@@ -12,7 +12,7 @@ from starlette.responses import Response
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store
-from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.responses import JSON, decode
 from modelyard.store.logged_model_records import LoggedModel, check_model_id
 from modelyard.store.pagination import Page
@@ -21,7 +21,6 @@ EXPERIMENT = Query(
     "experiment_id", "The experiment whose models to list.", kind=int, minimum=0, required=True
 )
 LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1000)
-PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 
 
 def _model_id(request: Request) -> str:

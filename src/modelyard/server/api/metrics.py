@@ -27,7 +27,7 @@ from modelyard.server.api._nonfinite import (
 )
 from modelyard.server.api._request import path_str, run_id, store
 from modelyard.server.api._routing import ApiRoute, Header, Query
-from modelyard.server.api.schemas import Body
+from modelyard.server.api.schemas import Body, Key, exactly_one_of
 from modelyard.server.responses import JSON, decode_body, read_body
 from modelyard.store.metrics import MetricBatch
 from modelyard.store.validation import MAX_BATCH_METRICS
@@ -37,7 +37,7 @@ Timestamp = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class MetricRow(Body):
-    key: str
+    key: Key
     value: WireFloat
     timestamp: Timestamp | None = None
     step: Step = 0
@@ -49,7 +49,16 @@ class LogMetrics(Body):
     ``steps`` defaults to 0 and ``timestamps`` to the time of the request, for every point.
     """
 
-    keys: list[str] | None = None
+    # One form or the other, never both.
+    json_schema_rules = exactly_one_of(
+        {
+            "required": ["keys", "values"],
+            "properties": {"keys": {"type": "array"}, "values": {"type": "array"}},
+        },
+        {"required": ["metrics"], "properties": {"metrics": {"type": "array"}}},
+    )
+
+    keys: list[Key] | None = None
     values: list[WireFloat] | None = None
     steps: list[Step] | None = None
     timestamps: list[Timestamp] | None = None

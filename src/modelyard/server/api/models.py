@@ -9,17 +9,21 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard import limits
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store
-from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.responses import JSON, decode
 from modelyard.store.pagination import Page
 from modelyard.store.registry_records import ModelVersion, RegisteredModel
 
-NAME_LIKE = Query("name_like", "SQL LIKE pattern on the name (% and _ are wildcards).")
+NAME_LIKE = Query(
+    "name_like",
+    "SQL LIKE pattern on the name (% and _ are wildcards).",
+    rule={"pattern": limits.TEXT_PATTERN},
+)
 LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1000)
-PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 
 
 def _name(request: Request) -> str:

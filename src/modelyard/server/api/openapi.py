@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
+from modelyard import limits
 from modelyard.artifacts.paths import ARTIFACT_PATH_SCHEMA
 from modelyard.auth.access import Access, access
 from modelyard.server.api._routing import ApiRoute
@@ -25,11 +26,17 @@ from modelyard.server.responses import JSON
 
 API_PREFIX = "/api/v1"
 _REF = "#/components/schemas/{name}"
-# Path parameters that are not plain strings.
+# The rules of path parameters, by name, from the definitions the handlers check them with; a
+# route states its own where a name means something else (ApiRoute's path_schemas).
 _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
-    "experiment_id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-    "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-    "run_id": {"type": "string", "pattern": "^[0-9a-fA-F-]{32,36}$"},
+    "experiment_id": {"type": "integer", "minimum": 0, "maximum": limits.MAX_INT64},
+    "version": {"type": "integer", "minimum": 1, "maximum": limits.MAX_VERSION},
+    "run_id": limits.UUID_SCHEMA,
+    "webhook_id": limits.UUID_SCHEMA,
+    "delivery_id": limits.UUID_SCHEMA,
+    "name": limits.NAME_SCHEMA,
+    "key": limits.KEY_SCHEMA,
+    "alias": limits.ALIAS_SCHEMA,
     "path": ARTIFACT_PATH_SCHEMA,
     "model_id": {"type": "string", "pattern": "^m-[0-9a-f]{32}$"},
 }
@@ -65,6 +72,10 @@ def build_document(routes: Sequence[ApiRoute]) -> dict[str, Any]:
     unique = list(dict.fromkeys(types))
     refs, components = msgspec.json.schema_components(unique, ref_template=_REF)
     schema_of = dict(zip(unique, refs, strict=True))
+    for type_ in unique:
+        rules = getattr(type_, "json_schema_rules", None)
+        if rules:
+            components[schema_of[type_]["$ref"].rsplit("/", 1)[1]].update(rules)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         item = paths.setdefault(API_PREFIX + route.template, {})
@@ -89,7 +100,7 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
             "in": "path",
             "required": True,
             "description": description,
-            "schema": _PATH_SCHEMAS.get(name, {"type": "string"}),
+            "schema": spec.path_schemas.get(name) or _PATH_SCHEMAS.get(name, {"type": "string"}),
         }
         for name, description in spec.path_params.items()
     ]
@@ -136,7 +147,8 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
         "responses": responses,
     }
     if spec.body_media is not None:
-        operation["requestBody"] = {"required": True, "content": {spec.body_media: octets}}
+        # An empty stream is a legitimate body (an empty file).
+        operation["requestBody"] = {"required": False, "content": {spec.body_media: octets}}
     elif spec.body is not None:
         operation["requestBody"] = {
             "required": True,

@@ -7,12 +7,14 @@ document. Request structs refuse unknown fields: a misspelt field is a 400, not 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from modelyard import limits
 from modelyard.artifacts.owned import LOCATION_RULE, SOURCE_RULE
+from modelyard.store._time import MAX_TIME_MS
 from modelyard.store.dataset_records import MAX_DATASETS_PER_BATCH, DatasetSpec, InputSpec
 from modelyard.store.logged_model_records import (
     FinalStatus,
@@ -21,17 +23,58 @@ from modelyard.store.logged_model_records import (
     ModelInput,
     ModelOutput,
 )
+from modelyard.store.registry_records import ACTIVE_STAGE_PATTERN, STAGE_PATTERN
 
+# Strings whose rules the store checks (modelyard.limits); the annotations state the same rules
+# in the OpenAPI document and leave the checking, and its messages, to the store.
+Name = Annotated[str, Meta(extra_json_schema=limits.NAME_SCHEMA)]
+Key = Annotated[str, Meta(extra_json_schema=limits.KEY_SCHEMA)]
+RunId = Annotated[str, Meta(extra_json_schema=limits.UUID_SCHEMA)]
+PageToken = Annotated[str, Meta(extra_json_schema=limits.PAGE_TOKEN_SCHEMA)]
+Description = Annotated[
+    str, Meta(extra_json_schema=limits.text_schema(limits.MAX_DESCRIPTION_LENGTH))
+]
+TagText = Annotated[str, Meta(extra_json_schema=limits.text_schema(limits.MAX_TAG_VALUE_LENGTH))]
+ParamText = Annotated[
+    str, Meta(extra_json_schema=limits.text_schema(limits.MAX_PARAM_VALUE_LENGTH))
+]
+Tags = Annotated[
+    dict[Key, TagText], Meta(extra_json_schema={"maxProperties": limits.MAX_BATCH_TAGS})
+]
+Params = Annotated[
+    dict[Key, ParamText], Meta(extra_json_schema={"maxProperties": limits.MAX_BATCH_PARAMS})
+]
 NonNegativeInt = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+# A time the store can read back (it checks the bound and says so; the schema states it).
+Millis = Annotated[int, Meta(ge=0, extra_json_schema={"maximum": MAX_TIME_MS})]
 PositiveInt = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Version = Annotated[int, Meta(ge=1, le=2**31 - 1)]
 MaxResults = Annotated[int, Meta(ge=1, le=1000)]
 Lifecycle = Literal["active", "deleted", "all"]
-Tags = dict[str, str]
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base of request bodies."""
+    """Base of request bodies.
+
+    ``json_schema_rules`` states, for the OpenAPI document, a rule across fields that the
+    handler or store checks ("one of these is needed"); openapi.py merges it into the schema.
+    """
+
+    json_schema_rules: ClassVar[dict[str, Any] | None] = None
+
+
+def one_of_present(*alternatives: dict[str, Any]) -> dict[str, Any]:
+    """A rule: the body satisfies at least one of ``alternatives`` (each a JSON schema)."""
+    return {"anyOf": list(alternatives)}
+
+
+def exactly_one_of(*alternatives: dict[str, Any]) -> dict[str, Any]:
+    """A rule: the body satisfies exactly one of ``alternatives``."""
+    return {"oneOf": list(alternatives)}
+
+
+def non_empty_list(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": "array", "minItems": 1}}}
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -53,8 +96,8 @@ class ErrorResponse(msgspec.Struct):
 
 
 class CreateExperiment(Body):
-    name: str
-    description: str | None = None
+    name: Name
+    description: Description | None = None
     artifact_location: Annotated[str, Meta(description=LOCATION_RULE)] | None = None
     tags: Tags | None = None
 
@@ -62,12 +105,12 @@ class CreateExperiment(Body):
 class UpdateExperiment(Body):
     """Fields to change; an absent field is left alone, ``"description": null`` clears it."""
 
-    name: str | UnsetType = UNSET
-    description: str | UnsetType | None = UNSET
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
 
 
 class TagValue(Body):
-    value: str
+    value: TagText
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -75,23 +118,23 @@ class TagValue(Body):
 
 class CreateRun(Body):
     experiment_id: NonNegativeInt
-    name: str | None = None
-    start_time: NonNegativeInt | None = None
+    name: Name | None = None
+    start_time: Millis | None = None
     user_id: str | None = None
-    parent_run_id: str | None = None
+    parent_run_id: RunId | None = None
     tags: Tags | None = None
 
 
 class UpdateRun(Body):
     """Fields to change; ``status`` to a terminal state usually comes with ``end_time``."""
 
-    name: str | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
     status: Literal["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"] | UnsetType = UNSET
-    end_time: NonNegativeInt | UnsetType = UNSET
+    end_time: Millis | UnsetType = UNSET
 
 
 class LogParams(Body):
-    params: Tags
+    params: Params
 
 
 class SetTags(Body):
@@ -103,7 +146,7 @@ class SearchRuns(Body):
     filter: str | None = None
     order_by: list[str] = msgspec.field(default_factory=list)
     max_results: MaxResults = 100
-    page_token: str | None = None
+    page_token: PageToken | None = None
     lifecycle: Lifecycle = "active"
 
 
@@ -111,34 +154,40 @@ class SearchRuns(Body):
 
 
 class CreateModel(Body):
-    name: str
-    description: str | None = None
+    name: Name
+    description: Description | None = None
     tags: Tags | None = None
 
 
 class UpdateModel(Body):
     """``name`` renames the model; ``"description": null`` clears the description."""
 
-    name: str | UnsetType = UNSET
-    description: str | UnsetType | None = UNSET
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
 
 
 class CreateVersion(Body):
     source: Annotated[str, Meta(description=SOURCE_RULE)]
-    run_id: str | None = None
+    run_id: RunId | None = None
     model_id: ModelId | None = None
     run_link: str | None = None
-    description: str | None = None
+    description: Description | None = None
     user_id: str | None = None
     tags: Tags | None = None
 
 
 class UpdateVersion(Body):
-    description: str | None
+    description: Description | None
 
 
 class TransitionStage(Body):
-    stage: str
+    # archive_existing archives the versions in the stage moved to: only an active stage has any.
+    json_schema_rules = one_of_present(
+        {"properties": {"archive_existing": {"const": False}}},
+        {"properties": {"stage": {"pattern": ACTIVE_STAGE_PATTERN}}},
+    )
+
+    stage: Annotated[str, Meta(extra_json_schema={"pattern": STAGE_PATTERN})]
     archive_existing: bool = False
 
 
@@ -150,7 +199,7 @@ class SearchVersions(Body):
     filter: str | None = None
     order_by: list[str] = msgspec.field(default_factory=list)
     max_results: MaxResults = 100
-    page_token: str | None = None
+    page_token: PageToken | None = None
 
 
 # -- datasets ---------------------------------------------------------------------------------
@@ -159,6 +208,8 @@ class SearchVersions(Body):
 class LogInputs(Body):
     """Dataset versions a run read (each logged first if it is new) and logged models it took;
     at least one of the two lists is not empty."""
+
+    json_schema_rules = one_of_present(non_empty_list("datasets"), non_empty_list("models"))
 
     datasets: Annotated[list[InputSpec], Meta(max_length=MAX_DATASETS_PER_BATCH)] = msgspec.field(
         default_factory=list
@@ -171,6 +222,8 @@ class LogInputs(Body):
 class LogOutputs(Body):
     """Dataset versions a run wrote (each logged first if it is new) and logged models it
     produced (MLflow 3's run outputs); at least one of the two lists is not empty."""
+
+    json_schema_rules = one_of_present(non_empty_list("datasets"), non_empty_list("models"))
 
     datasets: Annotated[list[DatasetSpec], Meta(max_length=MAX_DATASETS_PER_BATCH)] = msgspec.field(
         default_factory=list
@@ -186,14 +239,19 @@ class LogOutputs(Body):
 class CreateLoggedModel(Body):
     """A new PENDING logged model; with ``source_run_id`` the experiment defaults to the run's."""
 
+    json_schema_rules = one_of_present(
+        {"required": ["experiment_id"], "properties": {"experiment_id": {"type": "integer"}}},
+        {"required": ["source_run_id"], "properties": {"source_run_id": {"type": "string"}}},
+    )
+
     name: Label
     experiment_id: NonNegativeInt | None = None
-    source_run_id: str | None = None
+    source_run_id: RunId | None = None
     model_type: Label | None = None
     flavor: Label | None = None
     metadata: dict[str, Any] | None = None
     tags: Tags | None = None
-    params: Tags | None = None
+    params: Params | None = None
     user_id: str | None = None
 
 

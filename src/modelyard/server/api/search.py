@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelyard.auth.access import Access, access
+from modelyard.limits import is_page_token
+from modelyard.search import page_token
 from modelyard.server.api import schemas as s
 from modelyard.server.api._nonfinite import run_to_wire
 from modelyard.server.api._request import store
@@ -21,9 +23,16 @@ from modelyard.store.registry_records import ModelVersion
 from modelyard.store.run_data import Run
 
 
+def _check_token_form(token: str | None) -> None:
+    """A token of the wrong form is refused even when the search has nothing to page through."""
+    if token and not is_page_token(token):
+        raise page_token.invalid_token()
+
+
 @access(Access.READ)
 async def search_runs(request: Request) -> Response:
     body = await decode(request, s.SearchRuns)
+    _check_token_form(body.page_token)
     # The page of ids and the runs they name are read in one transaction (one snapshot).
     page = await store(request).run_search.search_runs(
         body.experiment_ids,
@@ -41,6 +50,7 @@ async def search_runs(request: Request) -> Response:
 @access(Access.READ)
 async def search_versions(request: Request) -> Response:
     body = await decode(request, s.SearchVersions)
+    _check_token_form(body.page_token)
     # Versions deleted between the search and the load are left out, not an error.
     page = await store(request).model_version_search.search_versions(
         body.filter, body.order_by, max_results=body.max_results, page_token=body.page_token

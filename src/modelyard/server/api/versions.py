@@ -9,7 +9,7 @@ from modelyard.artifacts.owned import check_version_source
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
 from modelyard.server.api._request import no_content, path_str, store, version
-from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.api.artifacts import artifacts
 from modelyard.server.responses import JSON, decode
 from modelyard.store.pagination import Page
@@ -21,7 +21,6 @@ STAGE = Query(
     choices=("None", "Staging", "Production", "Archived"),
 )
 LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1000)
-PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 
 
 def _name(request: Request) -> str:

@@ -13,9 +13,10 @@ from msgspec import UNSET, Meta, UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard import limits
 from modelyard.auth.access import Access, access
 from modelyard.server.api._request import no_content, path_str
-from modelyard.server.api._routing import ApiRoute, Query
+from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.api.schemas import Body
 from modelyard.server.responses import JSON, decode
 from modelyard.store.pagination import Page
@@ -78,9 +79,8 @@ class TestWebhook(Body):
 
 
 LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1000)
-PAGE_TOKEN = Query("page_token", "The next_page_token of the previous page.")
 STATE = Query("state", "Only deliveries in this state (dead: the dead letters).", choices=STATES)
-WEBHOOK = Query("webhook_id", "Only deliveries of this webhook.")
+WEBHOOK = Query("webhook_id", "Only deliveries of this webhook.", rule=limits.UUID_SCHEMA)
 
 
 def service(request: Request) -> WebhookService:

@@ -76,21 +76,20 @@ class S3Backend(Backend):
     async def stage(self, conn: Conn | None, source: AsyncIterable[bytes], limit: int) -> Staged:
         upload = _Upload(key=self._key(f"blobs/{uuid.uuid4().hex}"), upload_id=None)
         chunker = Chunker(limit)
-        buffer = bytearray()
+        held = b""  # one part, sent once the next one starts (the last may be put whole)
         try:
-            async for chunk in chunker.chunks(source):
-                buffer += chunk
-                if len(buffer) >= PART_SIZE:
-                    await self._upload_part(upload, bytes(buffer))
-                    buffer.clear()
-            if buffer and upload.upload_id is not None:
-                await self._upload_part(upload, bytes(buffer))
-                buffer.clear()
+            async for part in chunker.chunks(source, PART_SIZE):
+                if held:
+                    await self._upload_part(upload, held)
+                held = part
+            if held and upload.upload_id is not None:
+                await self._upload_part(upload, held)
+                held = b""
         except BaseException:
             await self._abort(upload)
             raise
-        # A file smaller than one part stays in memory (< 8 MiB) and is put whole on publish.
-        return Staged(sha256=chunker.sha256, size=chunker.size, handle=(upload, bytes(buffer)))
+        # A file of at most one part stays in memory (<= 8 MiB) and is put whole on publish.
+        return Staged(sha256=chunker.sha256, size=chunker.size, handle=(upload, held))
 
     async def _upload_part(self, upload: _Upload, data: bytes) -> None:
         if upload.upload_id is None:

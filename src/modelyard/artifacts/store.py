@@ -39,6 +39,10 @@ CONTENT_LOCK = 70702
 # Held shared by a backup (from before its snapshot to its end) and exclusively, per
 # transaction, by whoever removes blob bytes kept outside the database (gc, a replacing upload).
 BYTES_REMOVAL_LOCK = (70703, 0)
+# Held shared by an S3 upload from just before its object appears to the commit of its row, and
+# exclusively by gc while it removes objects that no row names: an object gc sees without a row
+# under this lock is no upload's (modelyard.artifacts.gc).
+OBJECT_PUBLISH_LOCK = (70704, 0)
 
 DEFAULT_MAX_BYTES = 20 * 1024**3
 

@@ -18,7 +18,7 @@ from modelyard.search.ast import (
     Or,
     OrderTerm,
 )
-from modelyard.search.fields import MODEL_VERSIONS
+from modelyard.search.fields import EXPERIMENTS, MODEL_VERSIONS, REGISTERED_MODELS, Target
 from modelyard.search.parser import parse_filter, parse_order_by
 
 M, P, T, A = Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE
@@ -220,3 +220,16 @@ def test_order_by_rejected(item: str, position: int) -> None:
     with pytest.raises(FilterSyntaxError) as caught:
         parse_order_by([item])
     assert caught.value.position == position
+
+
+@pytest.mark.parametrize(
+    "target", [EXPERIMENTS, MODEL_VERSIONS, REGISTERED_MODELS], ids=lambda t: t.name
+)
+def test_only_runs_are_ordered_by_tags(target: Target) -> None:
+    """The catalog says which entities order a target; a tag term elsewhere is an input error."""
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse_order_by(["name ASC", "tags.team DESC"], target)
+    assert caught.value.position == 0
+    assert caught.value.details["text"] == "tags.team DESC"
+    assert f"{target.name} are ordered by attributes" in str(caught.value)
+    assert "not by a tag" in str(caught.value)

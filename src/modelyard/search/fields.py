@@ -2,10 +2,10 @@
 
 A :class:`Target` lists the entities it has (runs: attributes, metrics, params, tags; model
 versions: attributes and tags), its attributes with their kind and aliases (MLflow spells some
-two ways), and which attributes an order-by may use. :func:`check_predicate` rejects, with the
-position of the culprit, what would otherwise be a confusing SQL error or a silent no-match: a
-LIKE on a metric, a string compared to a metric, ``<`` with a quoted param value, an unknown
-attribute.
+two ways), and which entities and attributes an order-by may use. :func:`check_predicate`
+rejects, with the position of the culprit, what would otherwise be a confusing SQL error or a
+silent no-match: a LIKE on a metric, a string compared to a metric, ``<`` with a quoted param
+value, an unknown attribute.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class Target:
     attributes: dict[str, Kind]
     aliases: dict[str, str]
     orderable: frozenset[str]
+    # The entities an order-by item may name: only runs are ordered by metrics, params or tags.
+    order_entities: frozenset[Entity] = frozenset({Entity.ATTRIBUTE})
 
     def attribute(self, key: str) -> str | None:
         """The canonical attribute name for ``key`` (aliases resolved), or None if unknown."""
@@ -77,6 +79,7 @@ RUNS = Target(
             "experiment_id",
         }
     ),
+    order_entities=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
 )
 
 MODEL_VERSIONS = Target(

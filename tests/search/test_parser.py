@@ -120,7 +120,9 @@ REJECTED: list[tuple[str, int, str]] = [
     ("params.x NOT = 'a'", 13, "expected IN, LIKE or ILIKE after NOT"),
     ("foo.bar = 1", 0, "unknown entity 'foo'"),
     ("attributes.nope = 'x'", 0, "unknown attribute 'nope'"),
-    ("datasets.name = 'x'", 0, "dataset filters are not supported yet"),
+    ("datasets.size = 'x'", 0, "unknown dataset field 'size'"),
+    ("datasets.name > 'x'", 0, "'>' is not supported for datasets.name"),
+    ("datasets.digest = 5", 18, "compares with quoted strings"),
     ("metrics.loss LIKE 'a%'", 0, "LIKE applies to strings"),
     ("metrics.loss = 'a'", 15, "compares with numbers"),
     ("metrics.loss IN (1, 2)", 0, "IN is not supported"),
@@ -172,6 +174,8 @@ def test_model_version_target() -> None:
     )
     with pytest.raises(FilterSyntaxError, match="have no metrics"):
         parse_filter("metrics.loss < 1", MODEL_VERSIONS)
+    with pytest.raises(FilterSyntaxError, match="model versions have no datasets"):
+        parse_filter("datasets.name = 'x'", MODEL_VERSIONS)
 
 
 def test_positions_are_recorded_but_not_compared() -> None:

@@ -53,7 +53,7 @@ class Target:
 
 RUNS = Target(
     name="runs",
-    entities=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
+    entities=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.DATASET}),
     attributes={
         "run_id": Kind.ID,
         "run_name": Kind.STRING,
@@ -151,7 +151,15 @@ EXPERIMENTS = Target(
     orderable=frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
 )
 
-_ENTITY_WORDS = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
+_ENTITY_WORDS = {
+    Entity.METRIC: "metrics",
+    Entity.PARAM: "params",
+    Entity.TAG: "tags",
+    Entity.DATASET: "datasets",
+}
+# What MLflow's ``datasets.<field>`` may name: a run's input dataset's name and digest, and the
+# context it was read in (``training``...). All three are strings.
+DATASET_FIELDS = frozenset({"name", "digest", "context"})
 
 
 def _fail(message: str, position: int, text: str) -> FilterSyntaxError:
@@ -160,10 +168,13 @@ def _fail(message: str, position: int, text: str) -> FilterSyntaxError:
 
 def check_entity(target: Target, entity: Entity, key: str, position: int, text: str) -> str:
     """The canonical key of ``entity.key`` for ``target``; raises if the target lacks it."""
-    if entity is Entity.DATASET:
-        raise _fail("dataset filters are not supported yet", position, text)
     if entity not in target.entities:
         raise _fail(f"{target.name} have no {_ENTITY_WORDS[entity]}", position, text)
+    if entity is Entity.DATASET:
+        if key not in DATASET_FIELDS:
+            known = ", ".join(sorted(DATASET_FIELDS))
+            raise _fail(f"unknown dataset field {key!r} (known: {known})", position, text)
+        return key
     if entity is not Entity.ATTRIBUTE:
         return key
     canonical = target.attribute(key)
@@ -216,6 +227,8 @@ def _kind_of(target: Target, entity: Entity, key: str) -> Kind | None:
         return target.attributes[key]
     if entity is Entity.METRIC:
         return Kind.NUMBER
+    if entity is Entity.DATASET:
+        return Kind.STRING
     return None
 
 
@@ -232,4 +245,6 @@ def _check_value_kind(kind: Kind | None, what: str, value: object, where: int, t
 def _describe(entity: Entity, key: str) -> str:
     if entity is Entity.ATTRIBUTE:
         return f"attribute {key!r}"
+    if entity is Entity.DATASET:
+        return f"datasets.{key}"
     return f"{entity.value} {key!r}"

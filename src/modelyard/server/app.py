@@ -27,7 +27,7 @@ from modelyard.server.api import (
     versions,
     webhooks,
 )
-from modelyard.server.guard import guard_routes
+from modelyard.server.guard import guard_router
 from modelyard.server.mlflow import mlflow_routes
 from modelyard.server.request_id import RequestIdMiddleware
 from modelyard.server.responses import EXCEPTION_HANDLERS
@@ -60,6 +60,8 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Again at start: a route list replaced wholesale after create_app() is guarded too.
+        guard_router(app.router)
         store = await Store.open(
             conninfo,
             settings.schema,
@@ -98,8 +100,9 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    # Deny by default: every route, whichever module mounted it, answers only through its guard.
-    guard_routes(app.router.routes)
+    # Deny by default: every route, whichever module mounted it or however late it was added,
+    # answers only through its guard.
+    guard_router(app.router)
     app.state.settings = settings
     app.state.conninfo = conninfo
     # Signs the UI's CSRF tokens; the runner makes one per server start, shared by its workers.

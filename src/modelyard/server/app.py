@@ -14,6 +14,7 @@ from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.auth.credentials import Identities
 from modelyard.server import observability
 from modelyard.server.api import (
+    admin,
     artifacts,
     datasets,
     experiments,
@@ -51,6 +52,7 @@ def api_routes() -> list[BaseRoute]:
         *lineage.routes,
         *logged_models.routes,
         *webhooks.routes,
+        *admin.routes,
         *openapi.routes,
     ]
 

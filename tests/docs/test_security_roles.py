@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.access import Access, protect
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_database, with_schema
 from modelyard.db.migrate import upgrade
 from modelyard.errors import PermissionDenied
@@ -131,7 +132,8 @@ async def test_an_unexpected_error_is_a_500_without_a_traceback() -> None:
         raise RuntimeError("secret internal detail")
 
     app = create_app(Settings(database_url="unused"), "unused")
-    app.router.routes.append(Route("/boom", boom))
+    # Declared public: a route added without a declaration would be refused by its guard.
+    app.router.routes.append(protect(Route("/boom", boom), Access.PUBLIC))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as client:
         response = await client.get("/boom")

@@ -18,7 +18,7 @@ from modelyard.search.ast import (
     Or,
     OrderTerm,
 )
-from modelyard.search.fields import MODEL_VERSIONS
+from modelyard.search.fields import EXPERIMENTS, MODEL_VERSIONS, REGISTERED_MODELS, Target
 from modelyard.search.parser import parse_filter, parse_order_by
 
 M, P, T, A = Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.ATTRIBUTE
@@ -120,7 +120,9 @@ REJECTED: list[tuple[str, int, str]] = [
     ("params.x NOT = 'a'", 13, "expected IN, LIKE or ILIKE after NOT"),
     ("foo.bar = 1", 0, "unknown entity 'foo'"),
     ("attributes.nope = 'x'", 0, "unknown attribute 'nope'"),
-    ("datasets.name = 'x'", 0, "dataset filters are not supported yet"),
+    ("datasets.size = 'x'", 0, "unknown dataset field 'size'"),
+    ("datasets.name > 'x'", 0, "'>' is not supported for datasets.name"),
+    ("datasets.digest = 5", 18, "compares with quoted strings"),
     ("metrics.loss LIKE 'a%'", 0, "LIKE applies to strings"),
     ("metrics.loss = 'a'", 15, "compares with numbers"),
     ("metrics.loss IN (1, 2)", 0, "IN is not supported"),
@@ -172,6 +174,8 @@ def test_model_version_target() -> None:
     )
     with pytest.raises(FilterSyntaxError, match="have no metrics"):
         parse_filter("metrics.loss < 1", MODEL_VERSIONS)
+    with pytest.raises(FilterSyntaxError, match="model versions have no datasets"):
+        parse_filter("datasets.name = 'x'", MODEL_VERSIONS)
 
 
 def test_positions_are_recorded_but_not_compared() -> None:
@@ -220,3 +224,16 @@ def test_order_by_rejected(item: str, position: int) -> None:
     with pytest.raises(FilterSyntaxError) as caught:
         parse_order_by([item])
     assert caught.value.position == position
+
+
+@pytest.mark.parametrize(
+    "target", [EXPERIMENTS, MODEL_VERSIONS, REGISTERED_MODELS], ids=lambda t: t.name
+)
+def test_only_runs_are_ordered_by_tags(target: Target) -> None:
+    """The catalog says which entities order a target; a tag term elsewhere is an input error."""
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse_order_by(["name ASC", "tags.team DESC"], target)
+    assert caught.value.position == 0
+    assert caught.value.details["text"] == "tags.team DESC"
+    assert f"{target.name} are ordered by attributes" in str(caught.value)
+    assert "not by a tag" in str(caught.value)

@@ -6,58 +6,18 @@ import base64
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 
 import httpx
 import psycopg
 import pytest
+from auth_support import bearer
 
 from modelyard.auth import admin
-from modelyard.auth.access import Role
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_schema
 from modelyard.server import create_app
 from modelyard.settings import Settings
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def people(database_url: str) -> dict[str, str]:
-    """Tokens by role: a reader, an editor and an admin of default, a server admin, an outsider."""
-    made: dict[str, str] = {}
-    with admin.connect(database_url, DEFAULT_SCHEMA) as conn:
-        admin.create_workspace(conn, "other")
-        for name, role in (("rita", Role.READER), ("ed", Role.EDITOR), ("ada", Role.ADMIN)):
-            admin.create_user(conn, name, admin=False, service=False)
-            admin.add_member(conn, "default", name, role)
-            made[name] = admin.create_token(conn, name, workspace=None, expires_in=None)["token"]
-        admin.create_user(conn, "root", admin=True, service=False)
-        made["root"] = admin.create_token(conn, "root", workspace=None, expires_in=None)["token"]
-        admin.create_user(conn, "olga", admin=False, service=True)
-        admin.add_member(conn, "other", "olga", Role.ADMIN)
-        made["olga"] = admin.create_token(conn, "olga", workspace=None, expires_in=None)["token"]
-        made["ed-other"] = admin.create_token(conn, "ed", workspace="other", expires_in=None)[
-            "token"
-        ]
-    return made
-
-
-@pytest.fixture
-def auth_settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, auth=True)
-
-
-@pytest.fixture
-async def api(database_url: str, auth_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(auth_settings, database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as c:
-            yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def test_no_token_is_401_with_the_error_shape(api: httpx.AsyncClient) -> None:

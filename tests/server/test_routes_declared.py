@@ -11,11 +11,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 
 from modelyard.auth.access import Access
 from modelyard.server import create_app
-from modelyard.server.guard import Guard, guard_routes, leaf_routes
+from modelyard.server.guard import Guard, guard_router, guard_routes, leaf_routes
 from modelyard.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -86,3 +86,39 @@ async def test_a_route_without_a_declaration_refuses_every_request() -> None:
             assert response.status_code == 403
             assert response.json()["error"]["code"] == "PERMISSION_DENIED"
             assert "reached" not in response.text
+
+
+async def _statuses(app: Starlette, paths: list[str]) -> list[int]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return [(await client.get(path)).status_code for path in paths]
+
+
+async def test_routes_added_after_the_app_was_built_are_guarded() -> None:
+    # The known hole: a plugin or a later module adding routes to a built app.
+    app = Starlette(routes=[Mount("/m", routes=[Route("/x", _ok)])])
+    app.state.settings = Settings(database_url="unused")
+    guard_router(app.router)
+    app.add_route("/added", _ok)
+    app.router.routes.insert(0, Route("/inserted", _ok))
+    app.router.routes.extend([Route("/extended", _ok)])
+    app.router.routes += [Route("/concatenated", _ok)]
+    app.router.routes[0:0] = [Route("/sliced", _ok)]
+    app.mount("/late", Router(routes=[Route("/y", _ok)]))
+    late = app.router.routes[-1]
+    assert isinstance(late, Mount)
+    late.routes.append(Route("/z", _ok))
+    (inner,) = (r for r in app.router.routes if isinstance(r, Mount) and r.path == "/m")
+    inner.routes.append(Route("/w", _ok))
+    paths = ["/added", "/inserted", "/extended", "/concatenated", "/sliced"]
+    paths += ["/late/y", "/late/z", "/m/w"]
+    assert await _statuses(app, paths) == [403] * len(paths)
+
+
+async def test_a_route_list_replaced_after_create_app_is_guarded_at_start(
+    database_url: str, settings: Settings
+) -> None:
+    app = create_app(settings, database_url)
+    app.router.routes = [*app.router.routes, Route("/replaced", _ok)]
+    async with app.router.lifespan_context(app):
+        assert await _statuses(app, ["/replaced"]) == [403]

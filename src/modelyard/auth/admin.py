@@ -9,9 +9,11 @@ raises only :mod:`modelyard.errors` exceptions (driver errors are translated by 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -149,3 +151,28 @@ def _one(conn: Conn, name: str, args: dict[str, Any]) -> dict[str, Any]:
     if row is None:  # pragma: no cover - INSERT ... RETURNING always returns its row
         raise RuntimeError(f"{name} returned no row")
     return row
+
+
+def ensure_first_admin(conn: Conn, name: str, token_file: Path) -> bool:
+    """Unattended installs: make ``name`` a server admin with a token written to ``token_file``,
+    unless a server admin exists already (then nothing happens, and False is returned).
+
+    The file is created with mode 0600 and never overwritten (an existing file is an error), so
+    a token is never printed, logged or replaced behind an operator's back.
+    """
+    if conn.execute(query("auth.server_admin_exists")).fetchone() is not None:
+        return False
+    create_user(conn, name, admin=True, service=False)
+    made = create_token(conn, name, workspace=None, expires_in=None)
+    try:
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidInput(
+            f"{token_file} exists already; the first admin's token is never written over it",
+            field="admin_token_file",
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot create {token_file}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as out:
+        out.write(made["token"] + "\n")
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import click
@@ -110,6 +111,20 @@ def auth_notice(host: str, auth: bool) -> str:
     default=False,
     help="With --auth, /metrics needs a server admin's token too.",
 )
+@option(
+    "--admin-user",
+    envvar="MODELYARD_ADMIN_USER",
+    default=None,
+    help="Unattended installs: make this user the first server admin at start, unless a "
+    "server admin exists already; needs --admin-token-file.",
+)
+@option(
+    "--admin-token-file",
+    envvar="MODELYARD_ADMIN_TOKEN_FILE",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the first admin's token is written (created 0600, never overwritten).",
+)
 @webhook_options
 @click.pass_obj
 def server(
@@ -126,6 +141,8 @@ def server(
     webhook_dispatcher: bool,
     auth: bool | None,
     metrics_auth: bool,
+    admin_user: str | None,
+    admin_token_file: Path | None,
     **webhook_values: Any,
 ) -> None:
     """Run the modelyard server until interrupted."""
@@ -148,7 +165,20 @@ def server(
         metrics_auth=metrics_auth,
     )
     settings = with_webhook_settings(settings, webhook_values)
+    if admin_user is not None and admin_token_file is None:
+        raise click.UsageError("--admin-user needs --admin-token-file (MODELYARD_ADMIN_TOKEN_FILE)")
     with open_database(settings, for_serving=True) as dsn:
+        if admin_user is not None and admin_token_file is not None:
+            _first_admin(dsn, settings.schema, admin_user, admin_token_file)
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)
         click.echo(auth_notice(host, settings.auth), err=True)
         serve(settings, dsn)
+
+
+def _first_admin(dsn: str, schema: str, name: str, token_file: Path) -> None:
+    from modelyard.auth import admin
+
+    with admin.connect(dsn, schema) as conn:
+        made = admin.ensure_first_admin(conn, name, token_file)
+    if made:
+        click.echo(f"first server admin {name} created; its token is in {token_file}", err=True)

@@ -219,6 +219,8 @@ class RunFilterCompiler(FilterCompiler):
     def keyed(self, node: Comparison | In | IsNull) -> Fragment:
         if node.entity is Entity.METRIC:
             return self.metric(node)
+        if node.entity is Entity.DATASET:
+            return self.dataset(node)
         if node.entity is Entity.TAG and node.key == RUN_NAME_TAG and _textual(node):
             # The name lives in its column; MLflow shows (and filters) it as this tag too.
             return self.attribute(replace(node, entity=Entity.ATTRIBUTE, key="run_name"))
@@ -257,6 +259,26 @@ class RunFilterCompiler(FilterCompiler):
             Bind(node.key),
             self.metric_condition(raw("ms"), node),
         )
+
+    # A run's input datasets: what ``datasets.name``, ``.digest`` and ``.context`` compare.
+    _DATASET_COLUMNS: ClassVar[dict[str, LiteralString]] = {
+        "name": "d.name",
+        "digest": "dv.digest",
+        "context": "ri.context",
+    }
+
+    def dataset(self, node: Comparison | In | IsNull) -> Fragment:
+        """True when one of the run's input datasets matches (false for a run without any)."""
+        exists: LiteralString = (
+            "EXISTS (SELECT 1 FROM run_input ri "
+            "JOIN dataset_version dv ON dv.dataset_version_id = ri.dataset_version_id "
+            "JOIN dataset d ON d.dataset_id = dv.dataset_id WHERE ri.run_id = r.run_id"
+        )
+        if isinstance(node, IsNull):
+            template: LiteralString = exists + ")"
+            return compose(template if node.negated else "NOT " + template)
+        column = raw(self._DATASET_COLUMNS[node.key])
+        return compose(exists + " AND {})", self.value_condition(column, node))
 
     @staticmethod
     def metric_condition(alias: Fragment, node: Comparison) -> Fragment:

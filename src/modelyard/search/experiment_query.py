@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import LiteralString
 
-from modelyard.errors import FilterSyntaxError
 from modelyard.search._fragment import Bind, Fragment, compose, join, raw
 from modelyard.search.ast import Entity, Node, OrderTerm
 from modelyard.search.compiler import ExperimentFilterCompiler
@@ -28,15 +27,9 @@ def _lifecycle(lifecycle: str) -> Fragment:
     return compose("e.lifecycle_stage = {}", Bind(lifecycle))
 
 
-def _order(terms: Sequence[OrderTerm], text: str) -> Fragment:
+def _order(terms: Sequence[OrderTerm]) -> Fragment:
     items: list[Fragment] = []
     for term in terms or DEFAULT_ORDER:
-        if term.entity is not Entity.ATTRIBUTE:
-            raise FilterSyntaxError(
-                f"experiments can be ordered by attributes only, at position {term.position}",
-                position=term.position,
-                text=text,
-            )
         column: LiteralString = ExperimentFilterCompiler.columns[term.key]
         items.append(raw(column + (" ASC" if term.ascending else " DESC")))
     if not any(term.key == "experiment_id" for term in terms or DEFAULT_ORDER):
@@ -49,7 +42,6 @@ def experiment_query(
     lifecycle: str,
     node: Node | None,
     terms: Sequence[OrderTerm],
-    order_text: str,
     limit: int,
     offset: int,
 ) -> Fragment:
@@ -62,7 +54,7 @@ def experiment_query(
     return compose(
         "SELECT e.experiment_id FROM experiment e WHERE {} ORDER BY {} LIMIT {} OFFSET {}",
         join(" AND ", conditions),
-        _order(terms, order_text),
+        _order(terms),
         Bind(limit),
         Bind(offset),
     )

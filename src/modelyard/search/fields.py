@@ -2,10 +2,10 @@
 
 A :class:`Target` lists the entities it has (runs: attributes, metrics, params, tags; model
 versions: attributes and tags), its attributes with their kind and aliases (MLflow spells some
-two ways), and which attributes an order-by may use. :func:`check_predicate` rejects, with the
-position of the culprit, what would otherwise be a confusing SQL error or a silent no-match: a
-LIKE on a metric, a string compared to a metric, ``<`` with a quoted param value, an unknown
-attribute.
+two ways), and which entities and attributes an order-by may use. :func:`check_predicate`
+rejects, with the position of the culprit, what would otherwise be a confusing SQL error or a
+silent no-match: a LIKE on a metric, a string compared to a metric, ``<`` with a quoted param
+value, an unknown attribute.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class Target:
     attributes: dict[str, Kind]
     aliases: dict[str, str]
     orderable: frozenset[str]
+    # The entities an order-by item may name: only runs are ordered by metrics, params or tags.
+    order_entities: frozenset[Entity] = frozenset({Entity.ATTRIBUTE})
 
     def attribute(self, key: str) -> str | None:
         """The canonical attribute name for ``key`` (aliases resolved), or None if unknown."""
@@ -51,7 +53,7 @@ class Target:
 
 RUNS = Target(
     name="runs",
-    entities=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
+    entities=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG, Entity.DATASET}),
     attributes={
         "run_id": Kind.ID,
         "run_name": Kind.STRING,
@@ -77,6 +79,7 @@ RUNS = Target(
             "experiment_id",
         }
     ),
+    order_entities=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
 )
 
 MODEL_VERSIONS = Target(
@@ -148,7 +151,15 @@ EXPERIMENTS = Target(
     orderable=frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
 )
 
-_ENTITY_WORDS = {Entity.METRIC: "metrics", Entity.PARAM: "params", Entity.TAG: "tags"}
+_ENTITY_WORDS = {
+    Entity.METRIC: "metrics",
+    Entity.PARAM: "params",
+    Entity.TAG: "tags",
+    Entity.DATASET: "datasets",
+}
+# What MLflow's ``datasets.<field>`` may name: a run's input dataset's name and digest, and the
+# context it was read in (``training``...). All three are strings.
+DATASET_FIELDS = frozenset({"name", "digest", "context"})
 
 
 def _fail(message: str, position: int, text: str) -> FilterSyntaxError:
@@ -157,10 +168,13 @@ def _fail(message: str, position: int, text: str) -> FilterSyntaxError:
 
 def check_entity(target: Target, entity: Entity, key: str, position: int, text: str) -> str:
     """The canonical key of ``entity.key`` for ``target``; raises if the target lacks it."""
-    if entity is Entity.DATASET:
-        raise _fail("dataset filters are not supported yet", position, text)
     if entity not in target.entities:
         raise _fail(f"{target.name} have no {_ENTITY_WORDS[entity]}", position, text)
+    if entity is Entity.DATASET:
+        if key not in DATASET_FIELDS:
+            known = ", ".join(sorted(DATASET_FIELDS))
+            raise _fail(f"unknown dataset field {key!r} (known: {known})", position, text)
+        return key
     if entity is not Entity.ATTRIBUTE:
         return key
     canonical = target.attribute(key)
@@ -213,6 +227,8 @@ def _kind_of(target: Target, entity: Entity, key: str) -> Kind | None:
         return target.attributes[key]
     if entity is Entity.METRIC:
         return Kind.NUMBER
+    if entity is Entity.DATASET:
+        return Kind.STRING
     return None
 
 
@@ -229,4 +245,6 @@ def _check_value_kind(kind: Kind | None, what: str, value: object, where: int, t
 def _describe(entity: Entity, key: str) -> str:
     if entity is Entity.ATTRIBUTE:
         return f"attribute {key!r}"
+    if entity is Entity.DATASET:
+        return f"datasets.{key}"
     return f"{entity.value} {key!r}"

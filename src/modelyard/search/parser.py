@@ -245,6 +245,14 @@ class _Parser:
         if self.at(Kind.END):
             raise self.error(f"expected {_KEY_HINT} in an order-by item")
         entity, key, field = self.field()
+        if entity not in self.target.order_entities:
+            orderable = ", ".join(sorted(self.target.orderable))
+            raise FilterSyntaxError(
+                f"{self.target.name} are ordered by attributes ({orderable}), "
+                f"not by a {entity} at position {field.position}",
+                position=field.position,
+                text=self.text,
+            )
         if entity is Entity.ATTRIBUTE and key not in self.target.orderable:
             raise FilterSyntaxError(
                 f"cannot order by attribute {key!r} at position {field.position}",

@@ -14,6 +14,7 @@ from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.auth.credentials import Identities
 from modelyard.server import observability
 from modelyard.server.api import (
+    admin,
     artifacts,
     datasets,
     experiments,
@@ -28,7 +29,7 @@ from modelyard.server.api import (
     webhooks,
 )
 from modelyard.server.api._routing import reserve_literal_paths
-from modelyard.server.guard import guard_routes
+from modelyard.server.guard import guard_router
 from modelyard.server.mlflow import mlflow_routes
 from modelyard.server.request_id import RequestIdMiddleware
 from modelyard.server.responses import EXCEPTION_HANDLERS
@@ -53,6 +54,7 @@ def api_routes() -> list[BaseRoute]:
             *lineage.routes,
             *logged_models.routes,
             *webhooks.routes,
+            *admin.routes,
             *openapi.routes,
         ]
     )
@@ -63,6 +65,8 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Again at start: a route list replaced wholesale after create_app() is guarded too.
+        guard_router(app.router)
         store = await Store.open(
             conninfo,
             settings.schema,
@@ -101,8 +105,9 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    # Deny by default: every route, whichever module mounted it, answers only through its guard.
-    guard_routes(app.router.routes)
+    # Deny by default: every route, whichever module mounted it or however late it was added,
+    # answers only through its guard.
+    guard_router(app.router)
     app.state.settings = settings
     app.state.conninfo = conninfo
     # Signs the UI's CSRF tokens; the runner makes one per server start, shared by its workers.

@@ -3,16 +3,21 @@
 :func:`guard_routes` walks the router (through every ``Mount``) when the app is built and puts a
 :class:`Guard` in front of each leaf route's ASGI app with the level the route declares; a route
 that declares none gets a guard that refuses every request. A route added later to any module is
-covered without anyone remembering to list it. :func:`leaf_routes` is the same walk, for tests.
+covered without anyone remembering to list it. Every router's route list becomes a
+:class:`GuardedRoutes`, so a route appended after the app was built (``app.add_route``,
+``app.mount``, ``router.routes.append``) is guarded as it goes in; the app guards its routes once
+more when it starts, for a list that was replaced wholesale. :func:`leaf_routes` is the same walk,
+for tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, SupportsIndex
 
 from starlette.datastructures import Headers
-from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.auth import caller as caller_context
@@ -50,12 +55,65 @@ def leaf_routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[Leaf]
         )
 
 
-def guard_routes(routes: Sequence[BaseRoute]) -> None:
-    """Put a :class:`Guard` in front of every leaf route (idempotent)."""
-    for leaf in leaf_routes(routes):
-        route = leaf.route
-        if isinstance(route, Route | WebSocketRoute | Mount) and not isinstance(route.app, Guard):
-            route.app = Guard(route.app, leaf.access)
+def guard_routes(routes: Iterable[BaseRoute]) -> None:
+    """Put a :class:`Guard` in front of every leaf route, now and when added later (idempotent)."""
+    for route in routes:
+        inner = _router_of(route)
+        if inner is not None:
+            if isinstance(inner.routes, GuardedRoutes):
+                guard_routes(inner.routes)
+            else:
+                inner.routes = GuardedRoutes(inner.routes)  # which guards them as it takes them
+        elif isinstance(route, Route | WebSocketRoute | Mount) and not isinstance(route.app, Guard):
+            route.app = Guard(route.app, declared(route))
+
+
+def guard_router(router: Router) -> None:
+    """Guard ``router``'s routes and every route put into its (or its mounts') lists later."""
+    if isinstance(router.routes, GuardedRoutes):
+        guard_routes(router.routes)
+    else:
+        router.routes = GuardedRoutes(router.routes)
+
+
+def _router_of(route: BaseRoute) -> Router | None:
+    """The router a ``Mount(routes=...)`` or ``Host`` dispatches to, if it has one."""
+    if isinstance(route, Mount):
+        base = getattr(route, "_base_app", None)
+        return base if isinstance(base, Router) else None
+    if isinstance(route, Host) and isinstance(route.app, Router):
+        return route.app
+    return None
+
+
+class GuardedRoutes(list[BaseRoute]):
+    """A router's list of routes that guards each route as it is put in."""
+
+    def __init__(self, routes: Iterable[BaseRoute] = ()) -> None:
+        items = list(routes)
+        guard_routes(items)
+        super().__init__(items)
+
+    def append(self, route: BaseRoute) -> None:
+        guard_routes([route])
+        super().append(route)
+
+    def insert(self, index: SupportsIndex, route: BaseRoute) -> None:
+        guard_routes([route])
+        super().insert(index, route)
+
+    def extend(self, routes: Iterable[BaseRoute]) -> None:
+        items = list(routes)
+        guard_routes(items)
+        super().extend(items)
+
+    def __iadd__(self, routes: Iterable[BaseRoute]) -> GuardedRoutes:  # type: ignore[override,misc]
+        self.extend(routes)
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        guard_routes(list(value) if isinstance(index, slice) else [value])
+        super().__setitem__(index, value)
 
 
 class Guard:

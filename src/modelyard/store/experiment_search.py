@@ -62,7 +62,6 @@ class ExperimentSearch(Repository):
             lifecycle,
             node,
             terms,
-            ", ".join(order_by or []),
             max_results + 1,
             offset,
         )

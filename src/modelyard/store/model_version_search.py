@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-from modelyard.errors import FilterSyntaxError, InvalidInput
+from modelyard.errors import InvalidInput
 from modelyard.search import page_token as tokens
 from modelyard.search._fragment import Bind, Fragment, compose, join, raw
-from modelyard.search.ast import Entity, OrderTerm
+from modelyard.search.ast import OrderTerm
 from modelyard.search.compiler import ModelVersionFilterCompiler, compile_model_version_filter
 from modelyard.search.fields import MODEL_VERSIONS
 from modelyard.search.parser import parse_filter, parse_order_by
@@ -27,19 +27,9 @@ MAX_RESULTS = 10_000
 TIE_BREAK: LiteralString = "rm.name ASC, v.version DESC"
 
 
-def order_clause(terms: list[OrderTerm], text: list[str]) -> Fragment:
+def order_clause(terms: list[OrderTerm]) -> Fragment:
     keys: list[Fragment] = []
-    for term, item in zip(terms, text, strict=True):
-        # The parser accepts tag terms (run search orders by them); the version columns do not
-        # include tags, so a tag here is the caller's error, not a missing column (a 500).
-        if term.entity is not Entity.ATTRIBUTE:
-            raise FilterSyntaxError(
-                "model versions are ordered by attributes "
-                f"({', '.join(ModelVersionFilterCompiler.columns)}), "
-                f"not by a tag at position {term.position}",
-                position=term.position,
-                text=item,
-            )
+    for term in terms:
         direction: LiteralString = "ASC" if term.ascending else "DESC"
         column = raw(ModelVersionFilterCompiler.columns[term.key])
         keys.append(compose("{} " + direction + " NULLS LAST", column))
@@ -58,7 +48,7 @@ def search_query(
         "WHERE rm.workspace_id = {} AND {} ORDER BY {} LIMIT {} OFFSET {}",
         Bind(workspace_id),
         compile_model_version_filter(node),
-        order_clause(terms, order_by or []),
+        order_clause(terms),
         Bind(limit),
         Bind(offset),
     )

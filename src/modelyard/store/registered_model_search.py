@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-from modelyard.errors import FilterSyntaxError, InvalidInput
+from modelyard.errors import InvalidInput
 from modelyard.search import page_token as tokens
 from modelyard.search._fragment import Bind, Fragment, compose, join, raw
-from modelyard.search.ast import Entity, OrderTerm
+from modelyard.search.ast import OrderTerm
 from modelyard.search.compiler import RegisteredModelFilterCompiler, compile_registered_model_filter
 from modelyard.search.fields import REGISTERED_MODELS
 from modelyard.search.parser import parse_filter, parse_order_by
@@ -29,16 +29,9 @@ MAX_RESULTS = 1000
 TIE_BREAK: LiteralString = "rm.name ASC"
 
 
-def order_clause(terms: list[OrderTerm], text: list[str]) -> Fragment:
+def order_clause(terms: list[OrderTerm]) -> Fragment:
     keys: list[Fragment] = []
-    for term, item in zip(terms, text, strict=True):
-        if term.entity is not Entity.ATTRIBUTE:
-            raise FilterSyntaxError(
-                "registered models are ordered by name, creation_timestamp or "
-                f"last_updated_timestamp, not by a tag at position {term.position}",
-                position=term.position,
-                text=item,
-            )
+    for term in terms:
         direction: LiteralString = "ASC" if term.ascending else "DESC"
         column = raw(RegisteredModelFilterCompiler.columns[term.key])
         keys.append(compose("{} " + direction, column))
@@ -50,14 +43,13 @@ def search_query(
 ) -> Fragment:
     """The SQL of one page of a registered model search (model ids in order)."""
     node = parse_filter(filter, REGISTERED_MODELS)
-    items = list(order_by or [])
-    terms = parse_order_by(items, REGISTERED_MODELS)
+    terms = parse_order_by(order_by, REGISTERED_MODELS)
     return compose(
         "SELECT rm.model_id FROM registered_model rm "
         "WHERE rm.workspace_id = {} AND {} ORDER BY {} LIMIT {} OFFSET {}",
         Bind(workspace_id),
         compile_registered_model_filter(node),
-        order_clause(terms, items),
+        order_clause(terms),
         Bind(limit),
         Bind(offset),
     )

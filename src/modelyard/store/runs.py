@@ -11,6 +11,7 @@ an ``end_time`` can only be given with, or to a run in, a terminal status.
 from __future__ import annotations
 
 import builtins
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -204,6 +205,34 @@ class Runs(Repository):
     async def set_tags(self, run_id: str | uuid.UUID, tags: Mapping[str, str]) -> None:
         """Set tags, overwriting existing values."""
         await self.log_batch(run_id, tags=tags)
+
+    async def append_to_list_tag(self, run_id: str | uuid.UUID, key: str, item: object) -> None:
+        """Append ``item`` to the JSON list held in tag ``key`` (a new list if it is not set).
+
+        The run's row lock serialises appenders, so concurrent appends all land. A tag that holds
+        something else than a JSON list is InvalidState: overwriting it would lose its value.
+        """
+        rid = v.check_uuid(run_id)
+        key = v.check_key(key, "tag key")
+        async with self.transaction() as conn:
+            await lock_writable_run(conn, rid, exclusive=True)
+            cur = await conn.execute(query("runs.tag_value"), {"run_id": rid, "key": key})
+            row = await cur.fetchone()
+            items: object = []
+            if row is not None:
+                try:
+                    items = json.loads(cast(str, row[0]))
+                except ValueError:
+                    items = None
+            if not isinstance(items, list):
+                raise InvalidState(
+                    f"tag {key!r} of run {rid.hex} does not hold a JSON list",
+                    run_id=rid.hex,
+                    key=key,
+                )
+            items.append(item)
+            keys, values = check_tags({key: json.dumps(items)})
+            await write_tags(conn, rid, keys, values)
 
     async def delete_tag(self, run_id: str | uuid.UUID, key: str) -> None:
         """Remove a tag; a key that is not set is NotFound."""

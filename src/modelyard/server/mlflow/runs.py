@@ -1,4 +1,5 @@
-"""MLflow's run endpoints: create, get, update, delete, restore, params, tags and metrics.
+"""MLflow's run endpoints: create, get, update, delete, restore, params, tags, metrics, and
+MLflow 2's ``runs/log-model`` (the run's history of logged models).
 
 The system tags the client sends (``mlflow.user``, ``mlflow.source.*``, ``mlflow.runName``,
 ``mlflow.parentRunId``) are kept as tags, and the ones we also hold in columns (the run's name,
@@ -7,6 +8,7 @@ parent and user) are read from them at creation, so our API, CLI and UI show the
 
 from __future__ import annotations
 
+import json
 import time
 
 import msgspec
@@ -25,6 +27,11 @@ from modelyard.store.run_data import RunState
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
 USER_TAG = "mlflow.user"
+# Where MLflow 2 clients record each model logged to a run (``runs/log-model``): a JSON list of
+# the models' MLmodel dicts, which the client and MLflow's UI read back from the run's tags.
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+# The fields MLflow's server requires of a logged model's dict.
+MODEL_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
 
 
 class KeyValue(msgspec.Struct):
@@ -82,6 +89,10 @@ class LogMetric(RunRef):
     value: float | None = None
     timestamp: int | None = None
     step: int = 0
+
+
+class LogModel(RunRef):
+    model_json: str | None = None
 
 
 class LogBatch(RunRef):
@@ -220,6 +231,26 @@ async def log_batch(request: Request) -> Response:
     return reply()
 
 
+async def log_model(request: Request) -> Response:
+    """MLflow 2's record of a model logged to a run, appended to the run's model history."""
+    message = await parse(request, LogModel)
+    run_id = require(message.run_id, "run_id")
+    text = require(message.model_json, "model_json")
+    try:
+        model = json.loads(text)
+    except ValueError:
+        raise InvalidInput("model_json is not valid JSON", field="model_json") from None
+    if not isinstance(model, dict):
+        raise InvalidInput("model_json must be a JSON object", field="model_json")
+    missing = [name for name in MODEL_FIELDS if name not in model]
+    if missing:
+        raise InvalidInput(
+            f"Model json is missing mandatory fields: {', '.join(missing)}", field="model_json"
+        )
+    await store(request).runs.append_to_list_tag(run_id, LOGGED_MODELS_TAG, model)
+    return reply()
+
+
 def _check_batch_limits(message: LogBatch) -> None:
     counts = {
         "metrics": (len(message.metrics), MAX_BATCH_METRICS),
@@ -257,4 +288,5 @@ routes = [
     endpoint("POST", "/runs/delete-tag", delete_tag, Access.WRITE),
     endpoint("POST", "/runs/log-metric", log_metric, Access.WRITE),
     endpoint("POST", "/runs/log-batch", log_batch, Access.WRITE),
+    endpoint("POST", "/runs/log-model", log_model, Access.WRITE),
 ]

@@ -215,6 +215,8 @@ async def runs_csv(request: Request) -> Response:
     table = read_view(request)
     st = store(request)
     check_inputs(table)
+    # An experiment this caller cannot see is a 404, as on its page, not an empty file.
+    await st.experiments.get(table.experiment_id)
     first = await st.run_search.search_runs(
         [table.experiment_id], table.effective_filter, table.order_by,
         lifecycle=table.lifecycle, max_results=1, page_token=None,

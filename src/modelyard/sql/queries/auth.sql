@@ -17,6 +17,9 @@ RETURNING user_id, name, kind, is_admin, created_at
 -- name: list_users
 SELECT user_id, name, kind, is_admin, created_at FROM app_user ORDER BY name
 
+-- name: server_admin_exists
+SELECT 1 AS found FROM app_user WHERE is_admin LIMIT 1
+
 -- name: user_id
 SELECT user_id FROM app_user WHERE name = %(name)s
 

@@ -74,6 +74,9 @@ FROM unnest(%(keys)s::text[], %(values)s::text[]) AS t (key, value)
 ORDER BY t.key
 ON CONFLICT ON CONSTRAINT run_tag_pk DO UPDATE SET value = EXCLUDED.value
 
+-- name: tag_value
+SELECT value FROM run_tag WHERE run_id = %(run_id)s AND key = %(key)s
+
 -- name: delete_tag
 DELETE FROM run_tag WHERE run_id = %(run_id)s AND key = %(key)s
 RETURNING key

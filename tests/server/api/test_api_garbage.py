@@ -52,6 +52,7 @@ async def _fill(client: httpx.AsyncClient) -> dict[str, str]:
         "digest": "d",
         "model_id": "m-" + "0" * 32,
         "webhook_id": "0" * 32,
+        "token_id": "0" * 32,
         "delivery_id": "1",
     }
 

@@ -246,7 +246,9 @@ async def _csv_rows(table: Table, st: Store) -> AsyncIterator[bytes]:
             [table.experiment_id], table.effective_filter, table.order_by,
             lifecycle=table.lifecycle, max_results=min(1000, CSV_LIMIT - sent), page_token=token,
         )  # fmt: skip
-        table.extremes = await st.overview.metric_extremes([r.run_id for r in found.items], wanted)
+        table.extremes = await st.overview.metric_extremes(
+            [r.run_id for r in found.items], wanted
+        )
         for run in found.items:
             writer.writerow([run.run_id, run.name, *(table.cell(run, c) for c in table.columns)])
         sent += len(found.items)

@@ -60,7 +60,8 @@ def parse_column(spec: str) -> Column:
     entity, dot, key = spec.partition(".")
     if not dot or entity not in ENTITIES or not key:
         raise InvalidInput(
-            f"column {spec!r} must be attributes.<name>, params.<key>, tags.<key> or metrics.<key>",
+            f"column {spec!r} must be attributes.<name>, params.<key>, tags.<key> or "
+            "metrics.<key>",
             field="col",
         )
     if entity == "attributes" and key not in ATTRIBUTES:

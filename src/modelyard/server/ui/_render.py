@@ -74,17 +74,13 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """The page ``template`` with ``context``; sets the CSRF cookie when the browser lacks it."""
     nonce, fresh = _csrf.nonce(request)
     context.setdefault("title", "modelyard")
-    html = (
-        environment()
-        .get_template(template)
-        .render(
-            request=request,
-            csrf_token=_csrf.token(request, nonce),
-            flash=_flash.read(request),
-            theme=request.cookies.get("modelyard_theme", ""),
-            path=request.url.path,
-            **context,
-        )
+    html = environment().get_template(template).render(
+        request=request,
+        csrf_token=_csrf.token(request, nonce),
+        flash=_flash.read(request),
+        theme=request.cookies.get("modelyard_theme", ""),
+        path=request.url.path,
+        **context,
     )
     response = HTMLResponse(html, status_code=status)
     secure_headers(response)

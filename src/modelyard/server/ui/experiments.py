@@ -53,7 +53,9 @@ async def create_experiment(request: Request) -> Response:
 @page
 async def rename_experiment(request: Request) -> Response:
     form = await checked_form(request)
-    renamed = await store(request).experiments.rename(_experiment_id(request), _field(form, "name"))
+    renamed = await store(request).experiments.rename(
+        _experiment_id(request), _field(form, "name")
+    )
     return redirect(_field(form, "next") or "/", f"Renamed to {renamed.name}")
 
 

@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.db.pool import open_pool
 
-HALF = 9 * 1024 * 1024  # past the first S3 part (8 MiB) and several 1 MiB chunks
+# Past the second S3 part (8 MiB each; the first is sent once the second is complete) and many
+# postgresql rows and file blocks.
+HALF = 17 * 1024 * 1024
 
 
 async def _half_then_hang() -> AsyncIterator[bytes]:

@@ -9,6 +9,7 @@ upload in memory, and a backend never decides what is visible: a blob is referen
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator
@@ -55,10 +56,12 @@ class Swept:
 
 
 class Chunker:
-    """Regroups an incoming byte stream into CHUNK_SIZE chunks, hashing and counting as it goes.
+    """Regroups an incoming byte stream into blocks of one size, hashing and counting as it goes.
 
     Raises :class:`PayloadTooLarge` as soon as more than ``limit`` bytes arrived, before they are
-    stored.
+    stored. Each byte is copied once (into its block), and a large block is hashed in a worker
+    thread while the consumer stores it (hashlib releases the GIL), so hashing and storing use
+    both cores instead of taking turns on the event loop.
     """
 
     def __init__(self, limit: int) -> None:
@@ -68,25 +71,66 @@ class Chunker:
 
     @property
     def sha256(self) -> bytes:
+        """The digest of every byte yielded; valid once the iteration is exhausted."""
         return self._hash.digest()
 
-    async def chunks(self, source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-        buffer = bytearray()
+    async def chunks(
+        self, source: AsyncIterable[bytes], size: int = CHUNK_SIZE
+    ) -> AsyncIterator[bytes]:
+        pending: list[bytes | memoryview] = []
+        held = 0
+        hashing: asyncio.Future[None] | None = None
         async for piece in source:
             if not piece:
                 continue
             self.size += len(piece)
             if self.size > self.limit:
-                raise PayloadTooLarge(
-                    f"artifact larger than {self.limit} bytes", limit=self.limit
-                )
-            self._hash.update(piece)
-            buffer += piece
-            while len(buffer) >= CHUNK_SIZE:
-                yield bytes(buffer[:CHUNK_SIZE])
-                del buffer[:CHUNK_SIZE]
-        if buffer:
-            yield bytes(buffer)
+                raise PayloadTooLarge(f"artifact larger than {self.limit} bytes", limit=self.limit)
+            pending.append(piece)
+            held += len(piece)
+            while held >= size:
+                block = _take(pending, size)
+                held -= size
+                hashing = await self._hash_next(hashing, block)
+                yield block
+        if held:
+            block = b"".join(pending)
+            hashing = await self._hash_next(hashing, block)
+            yield block
+        if hashing is not None:
+            await hashing
+
+    async def _hash_next(
+        self, previous: asyncio.Future[None] | None, block: bytes
+    ) -> asyncio.Future[None] | None:
+        """Hash ``block`` after ``previous`` (order matters): in a thread if it is large."""
+        if previous is not None:
+            await previous
+        if len(block) < _HASH_IN_THREAD:
+            self._hash.update(block)
+            return None
+        return asyncio.ensure_future(asyncio.to_thread(self._hash.update, block))
+
+
+# Below this a thread hop costs more than hashing in place.
+_HASH_IN_THREAD = 256 * 1024
+
+
+def _take(pending: list[bytes | memoryview], size: int) -> bytes:
+    """The first ``size`` bytes of ``pending`` as one block (one copy); the rest stays."""
+    parts: list[bytes | memoryview] = []
+    need = size
+    while need:
+        piece = pending[0]
+        if len(piece) <= need:
+            parts.append(pending.pop(0))
+            need -= len(piece)
+        else:
+            view = memoryview(piece)
+            parts.append(view[:need])
+            pending[0] = view[need:]
+            need = 0
+    return parts[0] if len(parts) == 1 and isinstance(parts[0], bytes) else b"".join(parts)
 
 
 class Backend(ABC):

@@ -22,7 +22,10 @@ any point is finished by the next one. Partial uploads live outside the index (a
 an unfinished S3 multipart upload); the backend's ``sweep`` removes those older than a cutoff.
 A postgresql-store upload is one transaction and leaves nothing to sweep. A ``file://`` blob
 file without any row (a crash between an upload's rename and its commit) is removed under the
-content lock that upload would hold.
+content lock that upload would hold. An S3 object without a row (an upload whose commit failed
+after its object appeared) is removed under ``OBJECT_PUBLISH_LOCK``, which every S3 publish holds
+shared from just before its object appears to its commit: once gc holds it exclusively, an
+object listed earlier has a committed row or never will. The bucket is read a page at a time.
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ from psycopg.rows import dict_row
 
 from modelyard.artifacts.backend import Backend, BlobRef, Conn
 from modelyard.artifacts.filesystem import FileBackend
-from modelyard.artifacts.store import CONTENT_LOCK, content_lock_key, lock_bytes_removal
+from modelyard.artifacts.s3 import S3Backend
+from modelyard.artifacts.store import (
+    CONTENT_LOCK,
+    OBJECT_PUBLISH_LOCK,
+    content_lock_key,
+    lock_bytes_removal,
+)
 from modelyard.progress import NoProgress, Progress
 from modelyard.sql import query
 
@@ -97,7 +106,43 @@ async def collect_store(
     report.uploads = [Removed(what=item.what, size=item.size) for item in swept]
     if isinstance(backend, FileBackend):
         report.blobs += await _orphan_files(conn, backend, dry_run)
+    if isinstance(backend, S3Backend):
+        report.blobs += await _orphan_objects(conn, backend, dry_run)
     return report
+
+
+async def _orphan_objects(conn: Conn, backend: S3Backend, dry_run: bool) -> list[Removed]:
+    """Objects under ``blobs/`` that no row names, a listing page at a time (see the docstring)."""
+    removed: list[Removed] = []
+    async for page in backend.objects():
+        if not page:
+            continue
+        if dry_run:
+            known = await _known_keys(conn, backend.url, [o.key for o in page])
+            orphans = [o for o in page if o.key not in known]
+        else:
+            async with conn.transaction():
+                namespace, key = OBJECT_PUBLISH_LOCK
+                await conn.execute(
+                    query("artifacts.lock_content"), {"namespace": namespace, "key": key}
+                )
+                await lock_bytes_removal(conn)
+                # A new statement after the lock: every upload that made one of these objects
+                # has committed its row (seen here) or rolled back (an orphan).
+                known = await _known_keys(conn, backend.url, [o.key for o in page])
+                orphans = [o for o in page if o.key not in known]
+                await backend.remove_objects([o.key for o in orphans])
+        removed.extend(
+            Removed(what=f"s3://{backend.bucket}/{o.key} (no row)", size=o.size) for o in orphans
+        )
+    return removed
+
+
+async def _known_keys(conn: Conn, store_url: str, keys: list[str]) -> set[str]:
+    cur = await conn.execute(
+        query("artifact_gc.known_locators"), {"store_url": store_url, "locators": keys}
+    )
+    return {cast(str, row[0]) for row in await cur.fetchall()}
 
 
 async def _orphan_files(conn: Conn, backend: FileBackend, dry_run: bool) -> list[Removed]:

@@ -10,6 +10,7 @@ arrives complete (the response is cut short instead, and the reader gets Artifac
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -38,6 +39,10 @@ CONTENT_LOCK = 70702
 # Held shared by a backup (from before its snapshot to its end) and exclusively, per
 # transaction, by whoever removes blob bytes kept outside the database (gc, a replacing upload).
 BYTES_REMOVAL_LOCK = (70703, 0)
+# Held shared by an S3 upload from just before its object appears to the commit of its row, and
+# exclusively by gc while it removes objects that no row names: an object gc sees without a row
+# under this lock is no upload's (modelyard.artifacts.gc).
+OBJECT_PUBLISH_LOCK = (70704, 0)
 
 DEFAULT_MAX_BYTES = 20 * 1024**3
 
@@ -261,9 +266,7 @@ class ArtifactStore(Repository):
         async with self.read() as conn:
             await self._require_run(conn, run_id)
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                query("artifacts.walk"), {"run_id": run_id, "low": low, "high": high}
-            )
+            await cur.execute(query("artifacts.walk"), {"run_id": run_id, "low": low, "high": high})
             return [_located(row) for row in await cur.fetchall()]
 
     async def open(
@@ -285,14 +288,20 @@ class ArtifactStore(Repository):
         digest = hashlib.sha256()
         position = 0
         held: bytes | None = None
+        hashing: asyncio.Future[None] | None = None
         async for data in self.backend.read(blob):
-            digest.update(data)
+            # Each block is hashed in a worker thread while the one before it is being sent.
+            if hashing is not None:
+                await hashing
+            hashing = asyncio.ensure_future(asyncio.to_thread(digest.update, data))
             low, position = position, position + len(data)
             a, b = max(low, start), min(position, end)
             if a < b:
                 if held is not None:
                     yield held
                 held = data[a - low : b - low] if (a, b) != (low, position) else data
+        if hashing is not None:
+            await hashing
         if position != blob.size or digest.digest() != blob.sha256:
             raise ArtifactCorrupted(
                 f"artifact blob {blob.sha256.hex()} is corrupted: read {position} bytes "

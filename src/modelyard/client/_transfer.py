@@ -18,6 +18,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -59,16 +60,22 @@ def artifact_url(run_id: str, path: str) -> str:
 
 
 def _blocks(handle: Any, size: int, digest: Any, advance: Advance) -> Iterator[bytes]:
-    """At most ``size`` bytes of ``handle`` in blocks, hashed and counted as they are sent."""
+    """At most ``size`` bytes of ``handle`` in blocks, hashed and counted as they are sent.
+
+    A block is hashed in a worker thread while it is being sent (hashlib and socket writes
+    both release the GIL), so hashing does not add to the transfer's time when a core is free.
+    """
     left = size
-    while left > 0:
-        block = handle.read(min(BLOCK, left))
-        if not block:
-            break
-        left -= len(block)
-        digest.update(block)
-        advance(len(block))
-        yield block
+    with ThreadPoolExecutor(1, thread_name_prefix="modelyard-sha256") as hasher:
+        while left > 0:
+            block = handle.read(min(BLOCK, left))
+            if not block:
+                break
+            left -= len(block)
+            hashed = hasher.submit(digest.update, block)
+            advance(len(block))
+            yield block
+            hashed.result()
     if left:
         raise InvalidInput(f"the file shrank while it was being uploaded ({left} bytes short)")
 
@@ -125,11 +132,14 @@ def download_file(
         with _opened(session, artifact_url(run_id, path)) as response:
             announced = _announced(response, path, expected)
             digest, received = hashlib.sha256(), 0
-            with started(announced) as advance, partial.open("wb") as handle:
+            with (
+                started(announced) as advance,
+                partial.open("wb") as handle,
+                _Sink(digest, handle) as sink,
+            ):
                 try:
                     for block in response.iter_raw():
-                        digest.update(block)
-                        handle.write(block)
+                        sink.add(block)
                         received += len(block)
                         advance(len(block))
                 except httpx.TransportError as exc:
@@ -143,6 +153,47 @@ def download_file(
     finally:
         partial.unlink(missing_ok=True)
     return announced
+
+
+class _Sink:
+    """Hashes and writes a download in a worker thread, a block of about BLOCK bytes at a time,
+    while the calling thread reads the next one from the socket (all three release the GIL)."""
+
+    def __init__(self, digest: Any, handle: Any) -> None:
+        self._digest, self._handle = digest, handle
+        self._pending: list[bytes] = []
+        self._held = 0
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="modelyard-download")
+        self._busy: Future[None] | None = None
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def add(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._held += len(data)
+        if self._held >= BLOCK:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        block = b"".join(self._pending)
+        self._pending, self._held = [], 0
+        if self._busy is not None:
+            self._busy.result()
+        self._busy = self._worker.submit(self._consume, block)
+
+    def _consume(self, block: bytes) -> None:
+        self._digest.update(block)
+        self._handle.write(block)
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        try:
+            if kind is None and self._pending:
+                self._hand_over()
+            if self._busy is not None:
+                self._busy.result()
+        finally:
+            self._worker.shutdown()
 
 
 @contextmanager

@@ -1012,6 +1012,10 @@ CREATE TABLE artifact_blob (
 -- One blob per content and store: the dedup lookup, and the rule that makes dedup exact.
 CREATE UNIQUE INDEX artifact_blob_content_uq ON artifact_blob (store_url, sha256);
 
+-- gc looks up listed S3 object keys (and file paths) to find those no row names (migration 0012).
+CREATE INDEX artifact_blob_locator_idx ON artifact_blob (store_url, locator)
+    WHERE locator IS NOT NULL;
+
 -- gc's sweep reads the condemned blobs of a store; few at any time, so a small partial index.
 CREATE INDEX artifact_blob_condemned_idx ON artifact_blob (store_url, blob_id)
     WHERE condemned_at IS NOT NULL;

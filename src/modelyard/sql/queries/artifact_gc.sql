@@ -66,6 +66,11 @@ ORDER BY b.blob_id
 -- name: count_condemned
 SELECT count(*) FROM artifact_blob WHERE store_url = %(store_url)s AND condemned_at IS NOT NULL
 
+-- name: known_locators
+-- Which of these object keys a row of the store names (an object without one is an orphan).
+SELECT locator FROM artifact_blob
+WHERE store_url = %(store_url)s AND locator = ANY(%(locators)s::text[])
+
 -- name: known_blobs
 -- Which of these contents have a row in the store (a blob file without one is an orphan).
 SELECT sha256 FROM artifact_blob

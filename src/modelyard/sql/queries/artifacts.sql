@@ -19,6 +19,10 @@ SELECT pg_advisory_xact_lock(%(namespace)s, hashtext(%(run_id)s::text))
 -- Taken by an upload that publishes or dedups a content and by gc that removes one (see gc.py).
 SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s)
 
+-- name: lock_shared
+-- An S3 upload publishing its object (OBJECT_PUBLISH_LOCK, see modelyard/artifacts/gc.py).
+SELECT pg_advisory_xact_lock_shared(%(namespace)s, %(key)s)
+
 -- name: find_blob
 -- FOR KEY SHARE, held to commit: gc's mark (FOR UPDATE SKIP LOCKED) passes over a blob an upload
 -- is about to reuse, and an upload waits for a gc that holds the blob, then sees it condemned

@@ -20,7 +20,7 @@ from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.backup import backup, restore, verify
 from modelyard.backup.archive import store_key
 from modelyard.db.pool import open_pool
-from modelyard.errors import BackupCorrupted, BackupError
+from modelyard.errors import BackupCorrupted, BackupError, RestoreRefused
 from modelyard.store import Store
 
 FILES = {
@@ -226,3 +226,111 @@ def test_gc_removes_no_blob_file_while_a_backup_holds_the_lock(
         await pool.close()
 
     asyncio.run(scenario(tmp_path / "store"))
+
+
+def _blob_stores(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT DISTINCT store_url FROM {SCHEMA}.artifact_blob").fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def test_restore_to_another_named_file_store_moves_files_and_rows(
+    database_url: str, fresh_database: str, tmp_path: Path
+) -> None:
+    old_root, new_root = tmp_path / "old-store", tmp_path / "new-store"
+    run_id = asyncio.run(_log(database_url, f"file://{old_root}"))
+    archive = tmp_path / "file.backup"
+    backup(database_url, SCHEMA, archive)
+    shutil.rmtree(old_root)
+
+    restore(fresh_database, SCHEMA, archive, artifact_store=f"file://{new_root}")
+    assert not old_root.exists()  # nothing written where the archive says the files were
+    assert _blob_stores(fresh_database) == {f"file://{new_root}"}
+    assert asyncio.run(_read_all(fresh_database, f"file://{new_root}", run_id)) == FILES
+
+
+def test_a_non_file_artifact_store_restores_files_where_their_rows_say(
+    database_url: str, fresh_database: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    run_id = asyncio.run(_log(database_url, f"file://{root}"))
+    archive = tmp_path / "file.backup"
+    backup(database_url, SCHEMA, archive)
+    shutil.rmtree(root)
+    restore(fresh_database, SCHEMA, archive, artifact_store="postgresql")  # the CLI's default
+    assert asyncio.run(_read_all(fresh_database, f"file://{root}", run_id)) == FILES
+
+
+def _relocate_in_manifest(archive: Path, store_url: str) -> None:
+    """Point every artifact of the archive at ``store_url``, consistently and resealed: what a
+    forged archive would do to make restore write somewhere else."""
+    with tarfile.open(archive) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    renamed = {}
+
+    def relocate(body: dict[str, Any]) -> dict[str, Any]:
+        for artifact in body["artifacts"]:
+            new = f"artifacts/{store_key(store_url)}/{artifact['uri']}"
+            renamed[artifact["path"]] = new
+            artifact["path"], artifact["store"] = new, store_url
+        for entry in body["files"]:
+            entry["path"] = renamed.get(entry["path"], entry["path"])
+        return body
+
+    rewrite(archive, manifest=relocate, reseal=True)
+    rewrite(
+        archive,
+        add={new: members[old] for old, new in renamed.items()},
+        drop=tuple(renamed),
+    )
+
+
+def test_an_archive_naming_another_place_than_its_rows_restores_nothing(
+    database_url: str, fresh_database: str, tmp_path: Path
+) -> None:
+    root, elsewhere = tmp_path / "store", tmp_path / "elsewhere"
+    asyncio.run(_log(database_url, f"file://{root}"))
+    archive = tmp_path / "file.backup"
+    backup(database_url, SCHEMA, archive)
+    shutil.rmtree(root)
+    _relocate_in_manifest(archive, f"file://{elsewhere}")
+    assert verify(archive)  # self-consistent: only the rows in the dump tell it apart
+
+    with pytest.raises(BackupCorrupted, match="do not match the blob rows of its dump"):
+        restore(fresh_database, SCHEMA, archive)
+    assert not schema_exists(fresh_database)
+    assert not (elsewhere / "blobs").exists() and not root.exists()
+    assert list((elsewhere / "staging").iterdir()) == []
+
+
+def test_a_symbolic_link_out_of_the_store_is_refused(
+    database_url: str, fresh_database: str, tmp_path: Path
+) -> None:
+    root, outside = tmp_path / "store", tmp_path / "outside"
+    asyncio.run(_log(database_url, f"file://{root}"))
+    archive = tmp_path / "file.backup"
+    backup(database_url, SCHEMA, archive)
+    shutil.rmtree(root)
+    root.mkdir()
+    outside.mkdir()
+    (root / "blobs").symlink_to(outside)  # planted in the store: would lead writes out of it
+
+    with pytest.raises(RestoreRefused, match="leads outside the artifact store"):
+        restore(fresh_database, SCHEMA, archive)
+    assert not schema_exists(fresh_database)
+    assert list(outside.iterdir()) == []
+
+
+def test_several_recorded_stores_cannot_be_moved_into_one(
+    database_url: str, fresh_database: str, tmp_path: Path
+) -> None:
+    asyncio.run(_log(database_url, f"file://{tmp_path / 'a'}"))
+    with psycopg.connect(database_url) as conn:  # _log names its experiment the same each time
+        conn.execute(f"UPDATE {SCHEMA}.experiment SET name = 'first' WHERE name = 'backed-up'")
+    asyncio.run(_log(database_url, f"file://{tmp_path / 'b'}"))
+    archive = tmp_path / "two.backup"
+    backup(database_url, SCHEMA, archive)
+    with pytest.raises(RestoreRefused, match="2 file:// stores"):
+        restore(fresh_database, SCHEMA, archive, artifact_store=f"file://{tmp_path / 'c'}")
+    assert not schema_exists(fresh_database)
+    assert not (tmp_path / "c").exists()

@@ -8,16 +8,11 @@ ours to fix and are ignored in this directory; every other warning still fails a
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from mlflow_server import RunningServer
+from mlflow_server import RunningServer, started_server
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -38,57 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(pytest.mark.filterwarnings(spec))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def running_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     """A ``modelyard server`` process over a fresh database, stopped after the test."""
-    port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelyard",
-            "--database-url",
-            database_url,
-            "--data-dir",
-            str(tmp_path / "data"),
-            "server",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError((tmp_path / "server.log").read_text())
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("modelyard server did not become ready")
-            time.sleep(0.2)
-        yield RunningServer(url, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with started_server(database_url, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def test_server_info_and_version(modelyard_server: str) -> None:
         info = httpx.get(f"{modelyard_server}{prefix}/server-info").json()
         assert info["multipart_uploads_enabled"] is True
         assert info["multipart_downloads_enabled"] is False
-        assert info["workspaces_enabled"] is False
+        assert info["workspaces_enabled"] is True
     version = httpx.get(f"{modelyard_server}/version")
     assert version.status_code == 200
     assert version.text[:1].isdigit()

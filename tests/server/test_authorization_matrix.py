@@ -56,6 +56,7 @@ NOTHING = {
     "workspace": "no-such-workspace",
     "user": "no-such-user",
     "token_id": "0123456789ab",
+    "workspace_name": "no-such-workspace",
 }
 
 # The columns: who asks (the `people` fixture's token, a literal header, or nothing) and, for

@@ -89,6 +89,17 @@ class Identities(Repository):
             token_id=token_id,
         )
 
+    async def visible_workspaces(self, caller: Caller) -> list[str]:
+        """Names of the workspaces ``caller`` may enter."""
+        args = {"all": caller.is_admin, "user_id": caller.user_id}
+        async with self.read() as conn:
+            cur = await conn.execute(query("auth.visible_workspaces"), args)
+            return [str(row[0]) for row in await cur.fetchall()]
+
+    async def create_workspace(self, name: str) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(query("auth.create_workspace"), {"name": name})
+
     async def anonymous(self, headers: Headers) -> Caller:
         """Authentication off: full rights in the workspace the request names."""
         name = requested_workspace(headers)

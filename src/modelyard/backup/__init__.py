@@ -186,25 +186,45 @@ def restore(
     progress: Progress | None = None,
     *,
     pg_bin: Path | None = None,
+    artifact_store: str | None = None,
 ) -> Manifest:
     """Verify the archive, then restore it into ``schema`` in one transaction (see restore.py).
 
     Refuses a non-empty schema unless ``replace``; raises :class:`BackupCorrupted` and restores
-    nothing if the archive or the restored data disagree with the manifest.
+    nothing if the archive or the restored data disagree with the manifest. ``file://`` artifact
+    files go back to the store their rows name, or, when ``artifact_store`` is a ``file://``
+    URL, to that store, whose URL the rows then take (backup/artifacts.py).
     """
     check_schema_name(schema)
     progress = progress or NoProgress()
     installers: list[Installer] = []
 
+    def installer(manifest: Manifest) -> Installer:
+        if not installers:
+            installers.append(Installer(manifest, artifact_store))
+        return installers[0]
+
     def stage(manifest: Manifest, member: str) -> Path | None:
         # file:// blobs are written into their store's staging area as they are verified.
-        if not installers:
-            installers.append(Installer(manifest))
-        return installers[0].staging_path(member)
+        return installer(manifest).staging_path(member)
+
+    def before_commit(conn: Connection) -> None:
+        files = installer(manifest)
+        tables = {t.name for t in checksums.list_tables(conn, schema)}
+        rows = _file_blobs(conn, schema, tables)
+        files.check_rows({(b.store_url, b.locator, b.sha256, b.size) for b in rows})
+        if files.moved is not None:
+            recorded, target = files.moved
+            statement = sql.SQL(query("backup.move_file_store")).format(
+                blob=sql.Identifier(schema, "artifact_blob")
+            )
+            conn.execute(statement, {"recorded": recorded, "target": target})
+        files.install()
 
     with tempfile.TemporaryDirectory(prefix="modelyard-restore-") as work:
         try:
             manifest, dump = _verify_into(Path(path), Path(work), pg_bin, stage)
+            installer(manifest)  # a refused --artifact-store is refused before any loading
             with psycopg.connect(dsn, autocommit=True) as conn:
                 _, server_major = _server_version(conn)
             check_applicable(manifest, schema, server_major)
@@ -219,9 +239,9 @@ def restore(
                 tool,
                 replace=replace,
                 progress=progress,
-                before_commit=installers[0].install if installers else None,
+                before_commit=before_commit,
             )
         finally:
-            for installer in installers:
-                installer.discard()
+            for staged in installers:
+                staged.discard()
     return manifest

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -93,11 +94,12 @@ def restore_into(
     *,
     replace: bool,
     progress: Progress,
-    before_commit: Callable[[], object] | None = None,
+    before_commit: Callable[[psycopg.Connection[Any]], object] | None = None,
 ) -> None:
     """Load ``dump`` into ``schema`` of ``dsn`` in one transaction, or leave it untouched.
 
-    ``before_commit`` runs once the restored rows matched the manifest, inside the transaction.
+    ``before_commit`` runs once the restored rows matched the manifest, inside the transaction,
+    with its connection.
     """
     with psycopg.connect(dsn, application_name="modelyard-restore") as conn:
         with conn.transaction():
@@ -126,4 +128,4 @@ def restore_into(
             for table in tables:
                 conn.execute(sql.SQL(query("backup.analyze")).format(table=table.identifier))
             if before_commit is not None:
-                before_commit()
+                before_commit(conn)

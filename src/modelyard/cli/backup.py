@@ -76,10 +76,18 @@ def restore_command(
     """Restore the backup FILE: verified first, loaded and checked in one transaction.
 
     Refuses a schema that holds anything unless --replace. Stop modelyard servers first.
+    file:// artifacts go back to the store they were backed up from, or, with a file://
+    --artifact-store, to that store.
     """
     with open_database(settings) as dsn:
         manifest = restore(
-            dsn, settings.schema, file, replace=replace, progress=_progress(quiet), pg_bin=pg_bin
+            dsn,
+            settings.schema,
+            file,
+            replace=replace,
+            progress=_progress(quiet),
+            pg_bin=pg_bin,
+            artifact_store=settings.artifact_store,
         )
     click.echo(f"restored {file}: {_summary(manifest)}")
     latest = latest_schema_version()

@@ -8,30 +8,20 @@ files below it (``recursive=true``) and fetches each one, checking every file's 
 
 from __future__ import annotations
 
-import logging
-import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import Response
 
 from modelyard.artifacts import paths
 from modelyard.artifacts.store import ArtifactEntry, ArtifactFile, ArtifactStore
 from modelyard.auth.access import Access, access
-from modelyard.errors import (
-    ArtifactCorrupted,
-    MalformedRequest,
-    PayloadTooLarge,
-    RangeNotSatisfiable,
-)
+from modelyard.server import artifact_bodies
 from modelyard.server.api._request import no_content, path_str, run_id
 from modelyard.server.api._routing import Header, Query, StreamRoute
 from modelyard.server.responses import JSON
-
-log = logging.getLogger(__name__)
 
 DIRECTORY = Query(
     "path",
@@ -45,7 +35,6 @@ RECURSIVE = Query(
     choices=("true", "false"),
 )
 RANGE = Header("Range", "One byte range, bytes=START-END, bytes=START- or bytes=-SUFFIX.")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @dataclass(frozen=True)
@@ -65,82 +54,17 @@ def _target(request: Request) -> tuple[uuid.UUID, str]:
     return uuid.UUID(run_id(request)), paths.check_path(path_str(request, "path"))
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """``[start, end)`` of a single-range ``Range`` header; None for none or several ranges."""
-    if header is None or "," in header:
-        return None  # several ranges: RFC 9110 lets a server answer with the whole file
-    match = _RANGE.match(header.strip())
-    if match is None or match.groups() == ("", ""):
-        raise RangeNotSatisfiable(f"unsupported Range header {header!r}", size=size)
-    first, last = match.groups()
-    if first == "":
-        start, end = max(0, size - int(last)), size
-    else:
-        start = int(first)
-        end = size if last == "" else min(size, int(last) + 1)
-    if start >= size or start >= end:
-        raise RangeNotSatisfiable(
-            f"range {header!r} is outside the file of {size} bytes", size=size
-        )
-    return start, end
-
-
 @access(Access.WRITE)
 async def upload_artifact(request: Request) -> Response:
     target_run, path = _target(request)
-    store = artifacts(request)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > store.max_bytes:
-        raise PayloadTooLarge(
-            f"artifact larger than {store.max_bytes} bytes", limit=store.max_bytes
-        )
-    try:
-        stored = await store.put(target_run, path, request.stream())
-    except ClientDisconnect:
-        # Nobody is listening any more; the upload was discarded, nothing became visible.
-        raise MalformedRequest("the client went away before the upload ended") from None
+    stored = await artifact_bodies.receive(request, artifacts(request), target_run, path)
     return JSON(stored, status_code=201)
 
 
 @access(Access.READ)
 async def download_artifact(request: Request) -> Response:
     target_run, path = _target(request)
-    store = artifacts(request)
-    info = await store.stat(target_run, path)
-    wanted = parse_range(request.headers.get("range"), info.size)
-    start, end = wanted if wanted is not None else (0, info.size)
-    found, chunks = await store.open(target_run, path, start=start, end=end)
-    headers = {
-        "accept-ranges": "bytes",
-        "content-length": str(end - start),
-        "etag": f'"{found.sha256}"',
-        "x-artifact-sha256": found.sha256,
-        "x-artifact-size": str(found.size),
-    }
-    if wanted is not None:
-        headers["content-range"] = f"bytes {start}-{end - 1}/{found.size}"
-    # The first chunk is read before the answer starts, so a file of up to one chunk is fully
-    # verified (and a missing blob reported) with a proper JSON error instead of a cut body.
-    first = await anext(chunks, None)
-    return StreamingResponse(
-        _prepend(first, chunks),
-        status_code=206 if wanted is not None else 200,
-        headers=headers,
-        media_type="application/octet-stream",
-    )
-
-
-async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first is not None:
-        yield first
-    try:
-        async for chunk in rest:
-            yield chunk
-    except ArtifactCorrupted as exc:
-        # The status line is gone already: say it in the log, then break the connection so
-        # the client sees a short body (its Content-Length is not met), never wrong data.
-        log.error("artifact corrupted", extra={"sha256": exc.details.get("sha256")})
-        raise
+    return await artifact_bodies.send(request, artifacts(request), target_run, path)
 
 
 @access(Access.WRITE)

@@ -34,6 +34,7 @@ from modelyard.server.mlflow import (
     runs,
     server_info,
     webhooks,
+    workspaces,
 )
 from modelyard.server.mlflow._errors import EXCEPTION_HANDLERS, endpoint_not_found
 
@@ -61,7 +62,7 @@ def v2_routes() -> list[BaseRoute]:
 
 
 def v3_routes() -> list[BaseRoute]:
-    return [*server_info.v3_routes]
+    return [*server_info.v3_routes, *workspaces.routes]
 
 
 def artifact_routes() -> list[BaseRoute]:

@@ -10,16 +10,15 @@ endpoints are in ``multipart``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import Response
 
 from modelyard.artifacts.store import ArtifactStore
 from modelyard.auth.access import Access
-from modelyard.errors import MalformedRequest, NotFound, PayloadTooLarge
-from modelyard.server.api.artifacts import parse_range
+from modelyard.errors import NotFound
+from modelyard.server import artifact_bodies
 from modelyard.server.mlflow import _artifact_paths
 from modelyard.server.mlflow._protocol import endpoint, reply, store
 
@@ -37,44 +36,13 @@ async def located(request: Request, raw: str) -> _artifact_paths.Located:
 
 async def upload(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
-    artifacts = artifact_store(request)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > artifacts.max_bytes:
-        raise PayloadTooLarge(
-            f"artifact larger than {artifacts.max_bytes} bytes", limit=artifacts.max_bytes
-        )
-    try:
-        await artifacts.put(target.run_id, target.path, request.stream())
-    except ClientDisconnect:
-        raise MalformedRequest("the client went away before the upload ended") from None
+    await artifact_bodies.receive(request, artifact_store(request), target.run_id, target.path)
     return reply()
 
 
 async def download(request: Request) -> Response:
     target = await located(request, request.path_params["path"])
-    artifacts = artifact_store(request)
-    info = await artifacts.stat(target.run_id, target.path)
-    wanted = parse_range(request.headers.get("range"), info.size)
-    start, end = wanted if wanted is not None else (0, info.size)
-    found, chunks = await artifacts.open(target.run_id, target.path, start=start, end=end)
-    headers = {"content-length": str(end - start), "etag": f'"{found.sha256}"'}
-    if wanted is not None:
-        headers["content-range"] = f"bytes {start}-{end - 1}/{found.size}"
-    # Read the first chunk before answering, so a missing blob is still a proper JSON error.
-    first = await anext(chunks, None)
-    return StreamingResponse(
-        _prepend(first, chunks),
-        status_code=206 if wanted is not None else 200,
-        headers=headers,
-        media_type="application/octet-stream",
-    )
-
-
-async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first is not None:
-        yield first
-    async for chunk in rest:
-        yield chunk
+    return await artifact_bodies.send(request, artifact_store(request), target.run_id, target.path)
 
 
 async def delete(request: Request) -> Response:

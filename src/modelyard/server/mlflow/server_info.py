@@ -4,7 +4,7 @@ The mlflow client reads ``server-info`` to decide, among other things, whether t
 (500 MB and more) as a multipart upload through the artifact proxy; we say what is really there:
 multipart uploads yes, presigned downloads and uploads no (the client then streams every
 download through the proxy), no trace archival (tracing is out of scope), no AI gateway.
-Workspaces the MLflow way are not served yet, so ``workspaces_enabled`` is false.
+Workspaces are enabled: the client may pick one (``workspaces.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def capabilities() -> dict[str, object]:
     return {
         # What MLflow calls a database-backed store; the UI keys some features off it.
         "store_type": "SqlStore",
-        "workspaces_enabled": False,
+        "workspaces_enabled": True,
         "trace_archival_enabled": False,
         "multipart_uploads_enabled": True,
         "multipart_downloads_enabled": False,

@@ -17,6 +17,15 @@ RETURNING user_id, name, kind, is_admin, created_at
 -- name: list_users
 SELECT user_id, name, kind, is_admin, created_at FROM app_user ORDER BY name
 
+-- name: visible_workspaces
+-- The workspaces a caller may enter: all for a server admin (and with authentication off),
+-- else those the user is a member of.
+SELECT w.name FROM workspace w
+WHERE %(all)s
+   OR EXISTS (SELECT 1 FROM workspace_member m
+              WHERE m.workspace_id = w.workspace_id AND m.user_id = %(user_id)s)
+ORDER BY w.name
+
 -- name: server_admin_exists
 SELECT 1 AS found FROM app_user WHERE is_admin LIMIT 1
 

@@ -96,3 +96,8 @@ FROM {blob} b
 WHERE left(b.store_url, 7) = 'file://' AND b.sha256 IS NOT NULL AND b.locator IS NOT NULL
   AND EXISTS (SELECT 1 FROM {path} a WHERE a.blob_id = b.blob_id)
 ORDER BY b.store_url, b.blob_id
+
+-- name: move_file_store
+-- A restore to another file:// store (modelyard restore --artifact-store): the blobs' rows
+-- follow their files. {blob} is <schema>.artifact_blob.
+UPDATE {blob} SET store_url = %(target)s WHERE store_url = %(recorded)s

@@ -44,6 +44,11 @@ class DatasetVersionRef:
 def parse_uri(uri: object) -> ModelVersionRef | DatasetVersionRef:
     """What a lineage URI names; anything else is InvalidInput saying which forms exist."""
     if not isinstance(uri, str) or not _URI.search(uri):
+        if isinstance(uri, str) and uri.startswith("models:/"):
+            # models:/NAME/0 is the right form with a wrong number: say what is wrong with it.
+            _head, slash, tail = uri.rpartition("/")
+            if slash and tail.isascii() and tail.isdigit():
+                check_version(tail)
         raise _bad_uri(uri)
     if uri.startswith("models:/"):
         return _parse_model_uri(uri, uri[len("models:/") :])

@@ -16,7 +16,7 @@ from modelyard.errors import BackupCorrupted, RestoreRefused
 
 def _add_experiment(dsn: str, name: str) -> None:
     with psycopg.connect(dsn) as conn:
-        conn.execute(f"INSERT INTO {SCHEMA}.experiment (name) VALUES (%s)", [name])
+        conn.execute(f"INSERT INTO {SCHEMA}.experiment (workspace_id, name) VALUES (1, %s)", [name])
 
 
 def test_non_empty_target_is_refused_and_untouched(archive: Path, populated: str) -> None:
@@ -119,8 +119,8 @@ def test_restore_into_another_collation_still_matches(
         target = with_database(pg_server, name)
         with psycopg.connect(populated) as conn:  # keys whose order differs between C and en
             conn.execute(
-                f"INSERT INTO {SCHEMA}.experiment_tag (experiment_id, key, value) "
-                f"SELECT min(experiment_id), k, 'v' FROM {SCHEMA}.experiment, "
+                f"INSERT INTO {SCHEMA}.experiment_tag (experiment_id, key, value, workspace_id) "
+                f"SELECT min(experiment_id), k, 'v', 1 FROM {SCHEMA}.experiment, "
                 "unnest(ARRAY['B', 'a', 'Z', '_x', 'é']) AS k GROUP BY k"
             )
         archive.unlink()

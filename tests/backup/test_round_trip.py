@@ -37,7 +37,7 @@ def test_restored_identity_sequences_continue_after_the_data(
     with psycopg.connect(fresh_database) as conn:
         max_id = conn.execute(f"SELECT max(experiment_id) FROM {SCHEMA}.experiment").fetchone()
         new_id = conn.execute(
-            f"INSERT INTO {SCHEMA}.experiment (name) VALUES ('after restore') "
+            f"INSERT INTO {SCHEMA}.experiment (workspace_id, name) VALUES (1, 'after restore') "
             "RETURNING experiment_id"
         ).fetchone()
     assert max_id is not None and new_id is not None and new_id[0] == max_id[0] + 1
@@ -96,8 +96,9 @@ def test_concurrent_writers_cannot_make_manifest_and_dump_disagree(
         with psycopg.connect(populated, autocommit=True) as conn:
             while not stop.is_set():
                 conn.execute(
-                    f"INSERT INTO {SCHEMA}.experiment_tag (experiment_id, key, value) "
-                    f"SELECT min(experiment_id), 'concurrent-' || %s, 'v' FROM {SCHEMA}.experiment",
+                    f"INSERT INTO {SCHEMA}.experiment_tag (experiment_id, key, value, workspace_id) "
+                    f"SELECT min(experiment_id), 'concurrent-' || %s, 'v', 1 "
+                    f"FROM {SCHEMA}.experiment",
                     [written],
                 )
                 written += 1

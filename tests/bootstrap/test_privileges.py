@@ -24,8 +24,10 @@ OURS = "WHERE experiment_id <> 0"
 
 
 def execute(c: Cluster, key: str, statement: Any, *params: object) -> list[tuple[Any, ...]]:
-    """Run one statement as role ``key`` in the spec's database (committed) and fetch any rows."""
-    with psycopg.connect(c.dsn(key), autocommit=True) as conn:
+    """Run one statement as role ``key`` in the spec's database (committed) and fetch any rows,
+    in the default workspace's scope as the server sets it (per transaction, scope.sql)."""
+    with psycopg.connect(c.dsn(key)) as conn:
+        conn.execute("SELECT set_config('modelyard.workspace', '1', true)")
         cur = conn.execute(statement, params)
         return cur.fetchall() if cur.description else []
 

@@ -95,6 +95,7 @@ def test_each_role_can_do_its_job_and_no_more(roles: Roles) -> None:
     upgrade(roles.admin, DEFAULT_SCHEMA)  # migrations run as the owner
 
     with psycopg.connect(with_schema(roles.app, DEFAULT_SCHEMA)) as conn:
+        conn.execute("SELECT set_config('modelyard.workspace', '1', true)")  # as scope.sql does
         row = conn.execute(
             "INSERT INTO experiment (name) VALUES ('e') RETURNING experiment_id"
         ).fetchone()
@@ -115,6 +116,7 @@ def test_each_role_can_do_its_job_and_no_more(roles: Roles) -> None:
     assert isinstance(refused.value.__cause__, psycopg.errors.InsufficientPrivilege)
 
     with psycopg.connect(with_schema(roles.readonly, DEFAULT_SCHEMA)) as conn:
+        conn.execute("SELECT set_config('modelyard.workspace', '1', true)")
         names = conn.execute("SELECT name FROM experiment ORDER BY experiment_id").fetchall()
         assert names == [("Default",), ("e",)]  # experiment 0 is in every database
     for statement in (

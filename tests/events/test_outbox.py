@@ -123,6 +123,7 @@ async def test_a_rolled_back_change_emits_nothing(store: Store) -> None:
     with pytest.raises(NotFound):  # the version row is written, then the missing run fails it
         await store.registry.create_version("m", "s3://x", run_id="0" * 32)
     async with store.pool.connection() as conn:
+        await conn.execute("SELECT set_config('modelyard.workspace', '1', true)")
         await conn.execute("INSERT INTO registered_model (name) VALUES ('rolled-back')")
         await conn.execute("UPDATE run SET status = 'FINISHED'")
         await conn.rollback()
@@ -131,6 +132,7 @@ async def test_a_rolled_back_change_emits_nothing(store: Store) -> None:
 
 async def test_events_carry_the_request_scope(store: Store) -> None:
     async with store.pool.connection() as conn:
+        await conn.execute("SELECT set_config('modelyard.workspace', '1', true)")
         await conn.execute("SELECT set_config('modelyard.actor', 'alice', true)")
         await conn.execute("SELECT set_config('modelyard.request_id', 'req-1', true)")
         await conn.execute("INSERT INTO registered_model (name) VALUES ('scoped')")

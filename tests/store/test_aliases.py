@@ -86,8 +86,8 @@ async def test_database_refuses_reserved_alias_written_around_the_store(store: S
             with pytest.raises(psycopg.errors.CheckViolation, match="model_alias_name_ck"):
                 async with conn.transaction():
                     await conn.execute(
-                        "INSERT INTO model_alias (model_id, alias, version) "
-                        "SELECT model_id, %s, 1 FROM registered_model",
+                        "INSERT INTO model_alias (model_id, alias, version, workspace_id) "
+                        "SELECT model_id, %s, 1, workspace_id FROM registered_model",
                         [alias],
                     )
 

@@ -213,7 +213,7 @@ async def test_the_store_and_postgresql_summarise_alike(store: Store) -> None:
 async def test_a_previous_releases_batch_gets_summaries(store: Store) -> None:
     """Servers of the previous release stage without summaries and call version 1."""
     run = await create_run(store)
-    async with store.pool.connection() as conn:
+    async with store.metrics.transaction() as conn:  # with the scope, as those servers set it
         await conn.execute("SELECT ensure_metric_staging_v1()")
         await conn.execute(
             "INSERT INTO pg_temp.metric_staging VALUES"

@@ -52,7 +52,7 @@ class Registry:
 async def registry(store: Store) -> Registry:
     run_a, run_b = uuid.uuid4(), uuid.uuid4()
     versions = _versions(run_a, run_b)
-    async with store.pool.connection() as conn:
+    async with store.runs.transaction() as conn:
         await conn.execute("INSERT INTO experiment (name) VALUES ('e')")
         await conn.execute(
             "INSERT INTO run (run_id, experiment_id, name) "

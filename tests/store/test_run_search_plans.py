@@ -48,6 +48,8 @@ LOAD = [
 @pytest.fixture
 def big(database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int]]:
     with psycopg.connect(with_schema(database_url, DEFAULT_SCHEMA), autocommit=True) as conn:
+        # The loader's rows go to the default workspace (the column defaults read the scope).
+        conn.execute("SELECT set_config('modelyard.workspace', '1', false)")
         row = conn.execute(
             "INSERT INTO experiment (name) VALUES ('big') RETURNING experiment_id"
         ).fetchone()

@@ -148,8 +148,8 @@ async def test_ssrf_corpus_refused_at_delivery_time(
         async with running.store.pool.connection() as conn:
             for url in corpus:
                 await conn.execute(
-                    "INSERT INTO webhook (name, url, events) "
-                    "VALUES (%s, %s, ARRAY['registered_model.created'])",
+                    "INSERT INTO webhook (workspace_id, name, url, events) "
+                    "VALUES (1, %s, %s, ARRAY['registered_model.created'])",
                     [url, url],
                 )
         await running.store.registry.create_model("m")

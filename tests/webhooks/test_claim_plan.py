@@ -27,12 +27,12 @@ LOAD = [
     "INSERT INTO event (event_seq, workspace_id, entity, action, payload) "
     "SELECT i, 1, 'registered_model', 'created', jsonb_build_object('name', 'm' || i) "
     "FROM generate_series(1, %(n)s) i",
-    "INSERT INTO webhook (name, url, events) "
-    "SELECT 'hook-' || i, 'https://hooks.example.com/' || i, ARRAY['registered_model.created'] "
+    "INSERT INTO webhook (workspace_id, name, url, events) "
+    "SELECT 1, 'hook-' || i, 'https://hooks.example.com/' || i, ARRAY['registered_model.created'] "
     "FROM generate_series(1, %(webhooks)s) i",
     # The busy webhooks each have the whole backlog pending; their heads are due.
-    "INSERT INTO webhook_delivery (webhook_id, event_seq, entity, action) "
-    "SELECT w.webhook_id, e.event_seq, 'registered_model', 'created' "
+    "INSERT INTO webhook_delivery (workspace_id, webhook_id, event_seq, entity, action) "
+    "SELECT 1, w.webhook_id, e.event_seq, 'registered_model', 'created' "
     "FROM (SELECT webhook_id FROM webhook ORDER BY name LIMIT %(busy)s) w, event e",
     # Some history: delivered rows are outside the partial index.
     "UPDATE webhook_delivery SET state = 'delivered', finished_at = now() "

@@ -133,6 +133,7 @@ async def test_a_rolled_back_change_is_never_delivered(
     async with make_app() as running:
         await running.create_webhook(receiver.url, ["registered_model.created"])
         async with running.store.pool.connection() as conn:
+            await conn.execute("SELECT set_config('modelyard.workspace', '1', true)")
             await conn.execute("INSERT INTO registered_model (name) VALUES ('rolled-back')")
             await conn.rollback()
         await running.store.registry.create_model("kept")

@@ -231,17 +231,50 @@ async def _sweep(conn: Conn, backend: Backend, batch: int, progress: Progress) -
                 if live:
                     await conn.execute(query("artifact_gc.pardon"), {"blob_ids": live})
                 doomed = [row for row in rows if not row["referenced"]]
+                if backend.bytes_outside_database:
+                    doomed = await _claim_bytes(conn, backend, doomed)
                 # Bytes first, row last, all under the row locks: a crash in between leaves a
                 # condemned row whose bytes are (partly) gone, which no upload reuses and the
                 # next gc deletes.
                 for row in doomed:
-                    await backend.remove(_blob(row))
+                    if not row.get("shared"):
+                        await backend.remove(_blob(row))
                 await conn.execute(
                     query("artifact_gc.delete_blobs"),
                     {"blob_ids": [row["blob_id"] for row in doomed]},
                 )
             removed.extend(Removed(what=_name(row["sha256"]), size=row["size"]) for row in doomed)
             advance(len(rows))
+
+
+async def _claim_bytes(
+    conn: Conn, backend: Backend, doomed: list[dict[str, object]]
+) -> list[dict[str, object]]:
+    """The doomed blobs whose content lock gc holds now, each marked ``shared`` when another
+    workspace's row names the same bytes (dedup is per workspace, a file:// store's bytes per
+    content: docs/design.md). Under the content lock no upload of another workspace is between
+    installing those bytes and committing its row, so the check sees every row that names them.
+    A blob whose lock is busy is left condemned for the next gc.
+    """
+    claimed: list[dict[str, object]] = []
+    for row in doomed:
+        if row["sha256"] is None or row["locator"] is None:
+            claimed.append({**row, "shared": False})
+            continue
+        cur = await conn.execute(
+            query("artifact_gc.try_lock_content"),
+            {"namespace": CONTENT_LOCK, "key": content_lock_key(bytes(cast(bytes, row["sha256"])))},
+        )
+        locked = await cur.fetchone()
+        if not (locked and locked[0]):
+            continue
+        cur = await conn.execute(
+            query("artifacts.locator_shared"),
+            {"store_url": backend.url, "locator": row["locator"], "blob_id": row["blob_id"]},
+        )
+        shared = await cur.fetchone()
+        claimed.append({**row, "shared": bool(shared and shared[0])})
+    return claimed
 
 
 async def _preview(conn: Conn, store_url: str, purged: Purged) -> list[Removed]:

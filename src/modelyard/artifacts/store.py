@@ -196,13 +196,26 @@ class ArtifactStore(Repository):
                 )
                 if self.backend.bytes_outside_database:
                     await lock_bytes_removal(conn)
-                await self.backend.remove(condemned)
+                # Another workspace's row may name the same bytes (dedup is per workspace, a
+                # file:// store's bytes per content): those stay. We hold the content lock.
+                if not await self._bytes_shared(conn, condemned):
+                    await self.backend.remove(condemned)
                 await conn.execute(query("artifacts.delete_blob"), {"blob_id": condemned.blob_id})
             blob_id = await self.backend.publish(conn, staged)
         await conn.execute(
             query("artifacts.upsert"), {"run_id": run_id, "path": path, "blob_id": blob_id}
         )
         return ArtifactFile(path=path, size=staged.size, sha256=staged.sha256.hex())
+
+    async def _bytes_shared(self, conn: Conn, blob: BlobRef) -> bool:
+        if blob.locator is None:
+            return False
+        cur = await conn.execute(
+            query("artifacts.locator_shared"),
+            {"store_url": self.backend.url, "locator": blob.locator, "blob_id": blob.blob_id},
+        )
+        row = await cur.fetchone()
+        return bool(row and row[0])
 
     async def delete(self, run_id: uuid.UUID, path: str) -> list[str]:
         """Delete a file, or a directory with everything below it; the paths deleted."""

@@ -36,6 +36,11 @@ ORDER BY b.blob_id
 LIMIT %(batch)s
 FOR UPDATE OF b SKIP LOCKED
 
+-- name: try_lock_content
+-- The sweep's content lock, not waited for: an upload takes it before the row locks the sweep
+-- holds, so waiting could deadlock; a blob whose lock is busy is left for the next gc.
+SELECT pg_try_advisory_xact_lock(%(namespace)s, %(key)s)
+
 -- name: pardon
 -- Never expected (an upload never references a condemned blob), but a referenced blob must live.
 UPDATE artifact_blob SET condemned_at = NULL WHERE blob_id = ANY(%(blob_ids)s::bigint[])

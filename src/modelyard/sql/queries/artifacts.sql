@@ -27,10 +27,21 @@ SELECT pg_advisory_xact_lock_shared(%(namespace)s, %(key)s)
 -- FOR KEY SHARE, held to commit: gc's mark (FOR UPDATE SKIP LOCKED) passes over a blob an upload
 -- is about to reuse, and an upload waits for a gc that holds the blob, then sees it condemned
 -- or gone. Does not block other uploads of the same content (see modelyard/artifacts/gc.py).
+-- Dedup is per workspace (the scope's): another workspace's blob of the same content is not
+-- reused, and the foreign keys would refuse a reference to it.
 SELECT blob_id, size, locator, condemned_at IS NOT NULL AS condemned
 FROM artifact_blob
 WHERE store_url = %(store_url)s AND sha256 = %(sha256)s
+  AND workspace_id = nullif(current_setting('modelyard.workspace', true), '')::integer
 FOR KEY SHARE
+
+-- name: locator_shared
+-- Whether another blob row (of another workspace: dedup is per workspace, bytes of a file://
+-- store per content) names the same bytes; those must then stay when this row goes.
+SELECT EXISTS (
+    SELECT 1 FROM artifact_blob
+    WHERE store_url = %(store_url)s AND locator = %(locator)s AND blob_id <> %(blob_id)s
+)
 
 -- name: insert_blob
 INSERT INTO artifact_blob (store_url, sha256, size, locator)
@@ -63,7 +74,7 @@ LIMIT 1
 -- name: upsert
 INSERT INTO run_artifact (run_id, path, blob_id)
 VALUES (%(run_id)s, %(path)s, %(blob_id)s)
-ON CONFLICT (run_id, path) DO UPDATE SET blob_id = EXCLUDED.blob_id, created_at = now()
+ON CONFLICT (run_id, path, workspace_id) DO UPDATE SET blob_id = EXCLUDED.blob_id, created_at = now()
 
 -- name: get
 SELECT a.path, b.size, b.sha256, b.blob_id, b.store_url, b.locator

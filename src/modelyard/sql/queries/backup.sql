@@ -90,12 +90,13 @@ SELECT pg_advisory_lock_shared(%(namespace)s, %(key)s)
 
 -- name: file_blobs
 -- The file:// blobs the snapshot references; {blob} and {path} are <schema>.artifact_blob and
--- <schema>.run_artifact. Unreferenced ones are left to gc.
-SELECT b.store_url, b.sha256, b.size, b.locator
+-- <schema>.run_artifact. Unreferenced ones are left to gc. Workspaces holding the same content
+-- have a row each naming one file (dedup of rows is per workspace): the file is listed once.
+SELECT DISTINCT ON (b.store_url, b.locator) b.store_url, b.sha256, b.size, b.locator
 FROM {blob} b
 WHERE left(b.store_url, 7) = 'file://' AND b.sha256 IS NOT NULL AND b.locator IS NOT NULL
   AND EXISTS (SELECT 1 FROM {path} a WHERE a.blob_id = b.blob_id)
-ORDER BY b.store_url, b.blob_id
+ORDER BY b.store_url, b.locator, b.blob_id
 
 -- name: move_file_store
 -- A restore to another file:// store (modelyard restore --artifact-store): the blobs' rows

@@ -49,7 +49,7 @@ SELECT d.name, floor(extract(epoch FROM d.created_at) * 1000)::bigint AS created
 FROM dataset d
 LEFT JOIN dataset_version dv ON dv.dataset_id = d.dataset_id
 WHERE d.workspace_id = %(ws)s AND d.name = %(name)s
-GROUP BY d.dataset_id
+GROUP BY d.dataset_id, d.workspace_id
 
 -- name: list_datasets
 -- Keyset pagination on dataset_name_uq, as for registered models.

@@ -90,7 +90,7 @@ RETURNING model_id
 INSERT INTO registered_model_tag (model_id, key, value)
 SELECT m.model_id, %(key)s, %(value)s
 FROM registered_model m WHERE m.workspace_id = %(ws)s AND m.name = %(name)s
-ON CONFLICT (model_id, key) DO UPDATE SET value = EXCLUDED.value
+ON CONFLICT (model_id, key, workspace_id) DO UPDATE SET value = EXCLUDED.value
 RETURNING model_id
 
 -- name: delete_model_tag
@@ -160,7 +160,7 @@ SELECT v.model_id, v.version, %(key)s, %(value)s
 FROM registered_model m
 JOIN model_version v ON v.model_id = m.model_id
 WHERE m.workspace_id = %(ws)s AND m.name = %(name)s AND v.version = %(version)s
-ON CONFLICT (model_id, version, key) DO UPDATE SET value = EXCLUDED.value
+ON CONFLICT (model_id, version, key, workspace_id) DO UPDATE SET value = EXCLUDED.value
 RETURNING version
 
 -- name: delete_version_tag
@@ -185,7 +185,7 @@ WHERE model_id = %(model_id)s AND stage = %(stage)s AND version <> %(version)s
 INSERT INTO model_alias (model_id, alias, version)
 SELECT m.model_id, %(alias)s, %(version)s
 FROM registered_model m WHERE m.workspace_id = %(ws)s AND m.name = %(name)s
-ON CONFLICT (model_id, alias) DO UPDATE SET version = EXCLUDED.version, updated_at = now()
+ON CONFLICT (model_id, alias, workspace_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now()
 RETURNING model_id
 
 -- name: delete_alias

@@ -226,11 +226,13 @@ WITH relaxed AS (
                 ELSE 'pending' END AS state
     FROM webhook_delivery d, relaxed WHERE d.delivery_id = %(delivery_id)s
 ), logged AS (
+    -- The delivery's workspace, not the dispatcher's scope: one dispatcher serves them all.
     INSERT INTO webhook_attempt (delivery_id, attempt, started_at, latency_ms, response_code,
-                                 response_body, error, succeeded)
-    VALUES (%(delivery_id)s, %(attempt)s, %(started_at)s, %(latency_ms)s, %(code)s, %(body)s,
-            %(error)s, %(ok)s)
-    ON CONFLICT (delivery_id, attempt) DO NOTHING
+                                 response_body, error, succeeded, workspace_id)
+    SELECT %(delivery_id)s, %(attempt)s, %(started_at)s, %(latency_ms)s, %(code)s, %(body)s,
+           %(error)s, %(ok)s, d.workspace_id
+    FROM webhook_delivery d WHERE d.delivery_id = %(delivery_id)s
+    ON CONFLICT (delivery_id, attempt, workspace_id) DO NOTHING
 )
 UPDATE webhook_delivery d SET
     state = o.state,

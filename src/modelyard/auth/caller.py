@@ -28,6 +28,8 @@ class Caller:
     token_id: str | None = None
     # The request's id (X-Request-ID), recorded with the events its changes write.
     request_id: str | None = None
+    # The address the request came from (the ASGI client), recorded in the audit log.
+    client_addr: str | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -142,3 +142,11 @@ ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} REVOKE ALL ON {obje
 -- name: grant_defaults
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema}
     GRANT {privileges} ON {objects} TO {grantee}
+
+-- name: audit_append_only_exists
+-- Whether the schema has the audit log yet (bootstrap usually runs before the first migration).
+SELECT to_regprocedure(format('%%I.audit_append_only_v1()', %s::text)) IS NOT NULL
+
+-- name: audit_append_only
+-- The grants above gave every table to the read-write role again; audit rows stay append-only.
+SELECT {schema}.audit_append_only_v1()

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "logs").mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python -m bench.load " + " ".join(argv or []),
+        "command": "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:]),
         "load_average_before": os.getloadavg(),
         "minutes": args.minutes,
         "users": args.users,

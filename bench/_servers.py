@@ -98,7 +98,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def modelyard_server(dsn: str, workers: int, log_dir: Path) -> Iterator[Running]:
+def modelyard_server(
+    dsn: str, workers: int, log_dir: Path, extra: Sequence[str] = (), label: str = ""
+) -> Iterator[Running]:
+    """``modelyard server`` on ``dsn``; ``extra``: more server options (``--auth``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -117,21 +120,30 @@ def modelyard_server(dsn: str, workers: int, log_dir: Path) -> Iterator[Running]
         str(port),
         "--workers",
         str(workers),
+        *extra,
     ]
-    with _process(
-        f"modelyard x{workers}", argv, port, env, log_dir / f"modelyard-w{workers}.log"
-    ) as running:
+    name = f"modelyard{label} x{workers}"
+    log_path = log_dir / f"modelyard{label}-w{workers}.log"
+    with _process(name, argv, port, env, log_path) as running:
         yield running
 
 
 @contextmanager
 def mlflow_server(
-    mlflow_bin: Path, dsn: str, workers: int, work_dir: Path, log_dir: Path
+    mlflow_bin: Path,
+    dsn: str,
+    workers: int,
+    work_dir: Path,
+    log_dir: Path,
+    *,
+    proxy_artifacts: bool = False,
 ) -> Iterator[Running]:
     """MLflow's server as its docs run it, with its job runner off.
 
     The job runner (huey consumers for LLM-evaluation jobs) is not on any path measured here but
-    keeps ~8 processes polling; on a 2-core machine that would tax MLflow's own figures.
+    keeps ~8 processes polling; on a 2-core machine that would tax MLflow's own figures. With
+    ``proxy_artifacts`` new experiments get ``mlflow-artifacts:/`` locations, so the client
+    uploads and downloads through the server (as it does against modelyard), not to a local path.
     """
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -140,8 +152,11 @@ def mlflow_server(
         "server",
         "--backend-store-uri",
         sqlalchemy_url(dsn),
-        "--default-artifact-root",
-        str(work_dir / "artifacts"),
+        *(
+            ("--artifacts-destination", str(work_dir / "proxied-artifacts"))
+            if proxy_artifacts
+            else ("--default-artifact-root", str(work_dir / "artifacts"))
+        ),
         "--host",
         HOST,
         "--port",

@@ -48,7 +48,9 @@ def test_restore_across_major_versions(populated: str, other_database: str, tmp_
     older, newer = sorted([populated, other_database], key=_major)
     assert _major(older) < _major(newer), "MODELYARD_TEST_OTHER_DSN must be another major"
     with psycopg.connect(older) as conn:  # so the restore visibly replaces the newer's rows
-        conn.execute(f"INSERT INTO {SCHEMA}.experiment (workspace_id, name) VALUES (1, 'only on the older')")
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.experiment (workspace_id, name) VALUES (1, 'only on the older')"
+        )
     expected = contents(older)
 
     archive = tmp_path / "older.backup"

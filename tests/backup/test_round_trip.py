@@ -96,7 +96,8 @@ def test_concurrent_writers_cannot_make_manifest_and_dump_disagree(
         with psycopg.connect(populated, autocommit=True) as conn:
             while not stop.is_set():
                 conn.execute(
-                    f"INSERT INTO {SCHEMA}.experiment_tag (experiment_id, key, value, workspace_id) "
+                    f"INSERT INTO {SCHEMA}.experiment_tag "
+                    "(experiment_id, key, value, workspace_id) "
                     f"SELECT min(experiment_id), 'concurrent-' || %s, 'v', 1 "
                     f"FROM {SCHEMA}.experiment",
                     [written],

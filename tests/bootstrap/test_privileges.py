@@ -83,7 +83,7 @@ def test_app_role_may_create_temporary_tables(provisioned: Cluster) -> None:
     # What the metric store's per-session staging table needs (TEMPORARY on the database).
     with psycopg.connect(provisioned.dsn("app")) as conn:
         conn.execute("CREATE TEMP TABLE staging (LIKE run_param)")
-        conn.execute("INSERT INTO pg_temp.staging VALUES (gen_random_uuid(), 'k', 'v')")
+        conn.execute("INSERT INTO pg_temp.staging VALUES (gen_random_uuid(), 'k', 'v', 1)")
         assert conn.execute("SELECT count(*) FROM pg_temp.staging").fetchone() == (1,)
 
 

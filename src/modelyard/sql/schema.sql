@@ -1273,11 +1273,14 @@ CREATE TABLE logged_model_metric (
     run_id         uuid             NOT NULL,
     dataset_name   text,
     dataset_digest text,
-    CONSTRAINT logged_model_metric_model_fk FOREIGN KEY (model_id)
-        REFERENCES logged_model (model_id) ON DELETE CASCADE,
-    CONSTRAINT logged_model_metric_run_fk FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE,
+    workspace_id integer NOT NULL
+        DEFAULT nullif(current_setting('modelyard.workspace', true), '')::integer,
+    CONSTRAINT logged_model_metric_model_fk FOREIGN KEY (workspace_id, model_id)
+        REFERENCES logged_model (workspace_id, model_id) ON DELETE CASCADE,
+    CONSTRAINT logged_model_metric_run_fk FOREIGN KEY (workspace_id, run_id)
+        REFERENCES run (workspace_id, run_id) ON DELETE CASCADE,
     CONSTRAINT logged_model_metric_point_uq UNIQUE NULLS NOT DISTINCT
-        (model_id, key, step, timestamp_ms, run_id, dataset_name, dataset_digest),
+        (model_id, key, step, timestamp_ms, run_id, dataset_name, dataset_digest, workspace_id),
     CONSTRAINT logged_model_metric_dataset_ck CHECK (dataset_digest IS NULL OR dataset_name IS NOT NULL)
 );
 

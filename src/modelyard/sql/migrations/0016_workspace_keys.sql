@@ -33,6 +33,7 @@ ALTER TABLE logged_model_tag ADD COLUMN workspace_id integer;
 ALTER TABLE logged_model_param ADD COLUMN workspace_id integer;
 ALTER TABLE run_model_output ADD COLUMN workspace_id integer;
 ALTER TABLE run_model_input ADD COLUMN workspace_id integer;
+ALTER TABLE logged_model_metric ADD COLUMN workspace_id integer;
 
 -- 2. Backfill from the parents. A run and a logged model belong to their experiment's workspace
 -- (the store always made them so; this makes it certain before the keys say it).
@@ -54,6 +55,8 @@ UPDATE run_input t SET workspace_id = r.workspace_id FROM run r WHERE r.run_id =
 UPDATE run_output t SET workspace_id = r.workspace_id FROM run r WHERE r.run_id = t.run_id;
 UPDATE run_model_output t SET workspace_id = r.workspace_id FROM run r WHERE r.run_id = t.run_id;
 UPDATE run_model_input t SET workspace_id = r.workspace_id FROM run r WHERE r.run_id = t.run_id;
+UPDATE logged_model_metric t SET workspace_id = r.workspace_id
+FROM run r WHERE r.run_id = t.run_id;
 UPDATE registered_model_tag t SET workspace_id = m.workspace_id
 FROM registered_model m WHERE m.model_id = t.model_id;
 UPDATE model_version t SET workspace_id = m.workspace_id
@@ -90,6 +93,8 @@ WHERE d.dataset_version_id = t.dataset_version_id AND d.workspace_id <> t.worksp
 DELETE FROM run_model_output t USING logged_model m
 WHERE m.model_id = t.model_id AND m.workspace_id <> t.workspace_id;
 DELETE FROM run_model_input t USING logged_model m
+WHERE m.model_id = t.model_id AND m.workspace_id <> t.workspace_id;
+DELETE FROM logged_model_metric t USING logged_model m
 WHERE m.model_id = t.model_id AND m.workspace_id <> t.workspace_id;
 
 -- Blobs were shared by every run that logged the same content; from now on dedup is per
@@ -181,6 +186,8 @@ ALTER TABLE run_model_output ALTER COLUMN workspace_id SET NOT NULL, ALTER COLUM
     SET DEFAULT nullif(current_setting('modelyard.workspace', true), '')::integer;
 ALTER TABLE run_model_input ALTER COLUMN workspace_id SET NOT NULL, ALTER COLUMN workspace_id
     SET DEFAULT nullif(current_setting('modelyard.workspace', true), '')::integer;
+ALTER TABLE logged_model_metric ALTER COLUMN workspace_id SET NOT NULL, ALTER COLUMN workspace_id
+    SET DEFAULT nullif(current_setting('modelyard.workspace', true), '')::integer;
 
 -- 4. Keys. The references go first (they depend on the keys they point at), then the keys are
 -- rebuilt with workspace_id, then the references come back as composite foreign keys.
@@ -215,6 +222,8 @@ ALTER TABLE run_model_output DROP CONSTRAINT run_model_output_run_fk,
     DROP CONSTRAINT run_model_output_model_fk;
 ALTER TABLE run_model_input DROP CONSTRAINT run_model_input_run_fk,
     DROP CONSTRAINT run_model_input_model_fk;
+ALTER TABLE logged_model_metric DROP CONSTRAINT logged_model_metric_model_fk,
+    DROP CONSTRAINT logged_model_metric_run_fk, DROP CONSTRAINT logged_model_metric_point_uq;
 
 ALTER TABLE experiment DROP CONSTRAINT experiment_pk,
     ADD CONSTRAINT experiment_pk PRIMARY KEY (experiment_id, workspace_id);
@@ -282,6 +291,8 @@ ALTER TABLE run_model_output DROP CONSTRAINT run_model_output_pk,
     ADD CONSTRAINT run_model_output_pk PRIMARY KEY (run_id, model_id, step, workspace_id);
 ALTER TABLE run_model_input DROP CONSTRAINT run_model_input_pk,
     ADD CONSTRAINT run_model_input_pk PRIMARY KEY (run_id, model_id, workspace_id);
+ALTER TABLE logged_model_metric ADD CONSTRAINT logged_model_metric_point_uq UNIQUE NULLS NOT DISTINCT
+    (model_id, key, step, timestamp_ms, run_id, dataset_name, dataset_digest, workspace_id);
 
 -- Optional links (ON DELETE SET NULL) clear only their own column: workspace_id stays.
 ALTER TABLE experiment_tag ADD CONSTRAINT experiment_tag_experiment_fk
@@ -371,6 +382,12 @@ ALTER TABLE run_model_input
         REFERENCES run (workspace_id, run_id) ON DELETE CASCADE,
     ADD CONSTRAINT run_model_input_model_fk FOREIGN KEY (workspace_id, model_id)
         REFERENCES logged_model (workspace_id, model_id) ON DELETE CASCADE;
+
+ALTER TABLE logged_model_metric
+    ADD CONSTRAINT logged_model_metric_model_fk FOREIGN KEY (workspace_id, model_id)
+        REFERENCES logged_model (workspace_id, model_id) ON DELETE CASCADE,
+    ADD CONSTRAINT logged_model_metric_run_fk FOREIGN KEY (workspace_id, run_id)
+        REFERENCES run (workspace_id, run_id) ON DELETE CASCADE;
 
 -- 5. The functions that name the old keys: the metric ingest's ON CONFLICT targets, and the
 -- event fan-out, which gives each delivery its webhook's workspace.

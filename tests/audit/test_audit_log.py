@@ -27,6 +27,8 @@ def db(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
     with psycopg.connect(
         with_schema(database_url, DEFAULT_SCHEMA), autocommit=True, row_factory=dict_row
     ) as conn:
+        # Rows written here go to the default workspace (the column defaults read the scope).
+        conn.execute("SELECT set_config('modelyard.workspace', '1', false)")
         yield conn
 
 
@@ -72,6 +74,7 @@ def test_a_rolled_back_change_leaves_no_row(
     database_url: str, db: psycopg.Connection[dict[str, Any]]
 ) -> None:
     with psycopg.connect(with_schema(database_url, DEFAULT_SCHEMA)) as conn:
+        conn.execute("SELECT set_config('modelyard.workspace', '1', true)")
         conn.execute("INSERT INTO experiment (name) VALUES ('gone')")
         conn.rollback()
     assert rows(db) == []

@@ -24,7 +24,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-WHERE n.nspname = %s AND c.relkind = 'r'
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 GROUP BY c.relname ORDER BY 1
 """
 

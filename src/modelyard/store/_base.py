@@ -1,12 +1,13 @@
 """The base of the store's repositories: a pool, scoped transactions, and error translation.
 
 Every transaction a repository opens starts with the request's scope: ``set_config(...,
-true)`` of ``modelyard.workspace``, ``modelyard.actor`` and ``modelyard.request_id``, sent in
+true)`` of ``modelyard.workspace``, ``modelyard.actor``, ``modelyard.request_id``,
+``modelyard.token_id`` and ``modelyard.client_addr``, sent in
 the same round trip as the ``BEGIN`` (a pipeline), from the caller the server's guard put in the
-request's context. Row-level security, the ``workspace_id`` column defaults and the event
-triggers read it there, so no handler passes a workspace by hand. Code that runs outside a
-request (the CLI's tools, tests, benchmarks) acts in the workspace the repository was made with,
-``default`` unless told.
+request's context. Row-level security, the ``workspace_id`` column defaults, the event
+triggers and the audit log read it there, so no handler passes a workspace by hand. Code that
+runs outside a request (the CLI's tools, tests, benchmarks) acts in the workspace the repository
+was made with, ``default`` unless told.
 
 :func:`joined` lets one transaction hold several repository calls: an idempotent write
 (``store/idempotency.py``) claims its receipt, then the handler's store call runs in that same
@@ -77,6 +78,8 @@ class Repository:
             "workspace": str(self.workspace_id),
             "actor": (who.user or "") if who else "",
             "request_id": (who.request_id or "") if who else "",
+            "token_id": (who.token_id or "") if who else "",
+            "client_addr": (who.client_addr or "") if who else "",
         }
 
     @asynccontextmanager

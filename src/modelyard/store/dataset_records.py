@@ -57,9 +57,11 @@ Digest = Annotated[
 ]
 Json = Annotated[msgspec.Raw, Meta(description="Any JSON value, kept exactly as sent.")]
 RowCount = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+# check_input's rules (text without NUL, bounded), stated for the OpenAPI document.
+Context = Annotated[str, Meta(min_length=1, max_length=MAX_CONTEXT_LENGTH, pattern=TEXT_PATTERN)]
 InputTags = dict[
-    Annotated[str, Meta(min_length=1, max_length=MAX_INPUT_TAG_KEY_LENGTH)],
-    Annotated[str, Meta(max_length=MAX_INPUT_TAG_VALUE_LENGTH)],
+    Annotated[str, Meta(min_length=1, max_length=MAX_INPUT_TAG_KEY_LENGTH, pattern=TEXT_PATTERN)],
+    Annotated[str, Meta(max_length=MAX_INPUT_TAG_VALUE_LENGTH, pattern=TEXT_PATTERN)],
 ]
 
 
@@ -90,17 +92,7 @@ class DatasetSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class InputSpec(DatasetSpec, kw_only=True):
     """A dataset version a run read, in a context ('training', 'validation'...)."""
 
-    context: (
-        Annotated[
-            str,
-            Meta(
-                min_length=1,
-                max_length=MAX_CONTEXT_LENGTH,
-                extra_json_schema={"pattern": TEXT_PATTERN},
-            ),
-        ]
-        | None
-    ) = None
+    context: Context | None = None
     tags: InputTags = msgspec.field(default_factory=dict)
 
 

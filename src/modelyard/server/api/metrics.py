@@ -49,13 +49,25 @@ class LogMetrics(Body):
     ``steps`` defaults to 0 and ``timestamps`` to the time of the request, for every point.
     """
 
-    # One form or the other, never both.
+    # One form or the other, never both: a field of the other form may be absent or null only
+    # (_slow_columns refuses rows beside a non-null keys or values column).
     json_schema_rules = exactly_one_of(
         {
             "required": ["keys", "values"],
-            "properties": {"keys": {"type": "array"}, "values": {"type": "array"}},
+            "properties": {
+                "keys": {"type": "array"},
+                "values": {"type": "array"},
+                "metrics": {"type": "null"},
+            },
         },
-        {"required": ["metrics"], "properties": {"metrics": {"type": "array"}}},
+        {
+            "required": ["metrics"],
+            "properties": {
+                "metrics": {"type": "array"},
+                "keys": {"type": "null"},
+                "values": {"type": "null"},
+            },
+        },
     )
 
     keys: list[Key] | None = None

@@ -270,6 +270,33 @@ CREATE TABLE ingest_receipt (
 
 CREATE INDEX ingest_receipt_created_idx ON ingest_receipt (created_at);
 
+-- The receipt of any creating write of /api/v1 sent with an Idempotency-Key (runs, model
+-- versions, metric batches, experiments, registered models), written in the transaction of the
+-- effect. Keyed by workspace and caller (the token, or 'local' without authentication) so that
+-- one tenant's key never replays another's answer; a concurrent request with the same key waits
+-- on the key's index entry and then replays. The digest (sha256 of the request path and body)
+-- refuses a key reused for another request; status and body are the answer a retry gets.
+-- Both answer columns are NULL only inside the claiming transaction, never once committed.
+CREATE TABLE idempotency_receipt (
+    workspace_id    integer     NOT NULL,
+    principal       text        NOT NULL,
+    operation       text        NOT NULL,
+    idempotency_key text        NOT NULL,
+    request_digest  bytea       NOT NULL,
+    status_code     smallint,
+    response_body   bytea,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT idempotency_receipt_pk
+        PRIMARY KEY (workspace_id, principal, operation, idempotency_key),
+    CONSTRAINT idempotency_receipt_workspace_fk FOREIGN KEY (workspace_id)
+        REFERENCES workspace (workspace_id) ON DELETE CASCADE,
+    CONSTRAINT idempotency_receipt_key_ck CHECK (char_length(idempotency_key) BETWEEN 1 AND 128),
+    CONSTRAINT idempotency_receipt_digest_ck CHECK (octet_length(request_digest) = 32),
+    CONSTRAINT idempotency_receipt_answer_ck CHECK ((status_code IS NULL) = (response_body IS NULL))
+);
+
+CREATE INDEX idempotency_receipt_created_idx ON idempotency_receipt (created_at);
+
 -- The block summaries of one chunk's arrays (a row of metric_chunk_rollup without its key): per
 -- block of 64 consecutive points, in order, the first and last step (a chunk is sorted by step),
 -- the least and greatest timestamp and value (NaN above every number, PostgreSQL's float order).

@@ -14,6 +14,7 @@ from modelyard.store.artifact_owners import ArtifactOwners
 from modelyard.store.datasets import Datasets
 from modelyard.store.experiment_search import ExperimentSearch
 from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.idempotency import Receipts
 from modelyard.store.lineage import Lineage
 from modelyard.store.logged_model_search import LoggedModelSearch
 from modelyard.store.logged_models import LoggedModels
@@ -25,6 +26,7 @@ from modelyard.store.pagination import Page
 from modelyard.store.registered_model_search import RegisteredModelSearch
 from modelyard.store.registry import Registry
 from modelyard.store.run_data import LatestMetric, Run
+from modelyard.store.run_links import RunLinks
 from modelyard.store.run_search import RunSearch
 from modelyard.store.runs import Runs
 
@@ -51,6 +53,8 @@ class Store:
         self.logged_models = LoggedModels(pool)
         self.artifact_owners = ArtifactOwners(pool)
         self.logged_model_search = LoggedModelSearch(pool)
+        self.run_links = RunLinks(pool)
+        self.receipts = Receipts(pool)
 
     @classmethod
     async def open(

@@ -8,12 +8,17 @@ request's context. Row-level security, the ``workspace_id`` column defaults, the
 triggers and the audit log read it there, so no handler passes a workspace by hand. Code that
 runs outside a request (the CLI's tools, tests, benchmarks) acts in the workspace the repository
 was made with, ``default`` unless told.
+
+:func:`joined` lets one transaction hold several repository calls: an idempotent write
+(``store/idempotency.py``) claims its receipt, then the handler's store call runs in that same
+transaction, so the receipt and the effect commit together or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextvars
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
 from psycopg import AsyncConnection
@@ -26,6 +31,30 @@ from modelyard.sql import query
 
 Pool = AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]
 Conn = AsyncConnection[tuple[object, ...]]
+
+# The transaction the current task's repository calls join instead of opening their own.
+_joined: contextvars.ContextVar[Conn | None] = contextvars.ContextVar(
+    "modelyard_joined_transaction", default=None
+)
+
+
+@contextmanager
+def joined(conn: Conn) -> Iterator[None]:
+    """Within the block, every repository call of this task runs in ``conn``'s open
+    transaction (no BEGIN, no COMMIT of its own); the owner of ``conn`` commits."""
+    token = _joined.set(conn)
+    try:
+        yield
+    finally:
+        _joined.reset(token)
+
+
+@asynccontextmanager
+async def _join(conn: Conn) -> AsyncIterator[Conn]:
+    try:
+        yield conn
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
 
 
 class Repository:
@@ -60,7 +89,15 @@ class Repository:
         must see one state of the data.
 
         Driver errors leave as modelyard errors, so callers never see psycopg exceptions.
+        Inside :func:`joined`, the block runs in the joined transaction instead (its scope was
+        entered when it began; ``snapshot`` cannot apply mid-transaction and is not asked for
+        by the writes that join).
         """
+        held = _joined.get()
+        if held is not None:
+            async with _join(held) as conn:
+                yield conn
+            return
         try:
             async with self._pool.connection() as conn:
                 # The pipeline sends BEGIN and the scope together: one round trip, not two.
@@ -81,7 +118,13 @@ class Repository:
         ends at the pipeline's sync, so the scope set first holds for the statements of the
         block and ends with it. BEGIN and COMMIT would be two more round trips for nothing; on
         the hot lookups (alias resolution) they were half the database time of a request.
+        Inside :func:`joined`, the statements run in the joined transaction.
         """
+        held = _joined.get()
+        if held is not None:
+            async with _join(held) as conn:
+                yield conn
+            return
         try:
             async with self._pool.connection() as conn:
                 await conn.set_autocommit(True)

@@ -70,8 +70,20 @@ class DatasetSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     name: DatasetName
     digest: Digest
-    source_type: Annotated[str, Meta(max_length=MAX_SOURCE_TYPE_LENGTH)] | None = None
-    source: Annotated[str, Meta(max_length=MAX_SOURCE_LENGTH)] | None = None
+    # The pattern only states the check_optional_text rule (no NUL) in the OpenAPI document.
+    source_type: (
+        Annotated[
+            str,
+            Meta(max_length=MAX_SOURCE_TYPE_LENGTH, extra_json_schema={"pattern": TEXT_PATTERN}),
+        ]
+        | None
+    ) = None
+    source: (
+        Annotated[
+            str, Meta(max_length=MAX_SOURCE_LENGTH, extra_json_schema={"pattern": TEXT_PATTERN})
+        ]
+        | None
+    ) = None
     schema: Json = msgspec.field(default_factory=msgspec.Raw)
     row_count: RowCount | None = None
     profile: Json = msgspec.field(default_factory=msgspec.Raw)

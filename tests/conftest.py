@@ -21,6 +21,7 @@ from psycopg import sql
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_database
 from modelyard.db.migrate import upgrade
 from modelyard.store import Store
+from pooler_support import missing_reason, pgbouncer
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_DSN = os.environ.get("MODELYARD_TEST_DSN")
@@ -115,6 +116,23 @@ def database_url(pg_server: str, template_db: str) -> Iterator[str]:
     url = _create_database(pg_server, name, template=template_db)
     yield url
     _drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_port(pg_server: str) -> Iterator[int]:
+    """The port of a PgBouncer in transaction mode in front of ``pg_server``, for this session."""
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with pgbouncer(pg_server) as port:
+        yield port
+
+
+@pytest.fixture
+def app_database_url(database_url: str) -> str:
+    """The URL the app under test connects with: ``database_url`` itself, unless a test folder
+    overrides this to run through PgBouncer too (``pooler_support.route_url``)."""
+    return database_url
 
 
 @pytest.fixture

@@ -29,8 +29,13 @@ STEPS = list(range(50))
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(database_url, tmp_path, args=("--no-webhook-dispatcher",))
+def server(
+    app_database_url: str, route_args: tuple[str, ...], tmp_path: Path
+) -> Iterator[ServerProcess]:
+    """The server, directly on PostgreSQL or through PgBouncer (``route``)."""
+    process = ServerProcess(
+        app_database_url, tmp_path, args=("--no-webhook-dispatcher", *route_args)
+    )
     process.start()
     try:
         yield process

@@ -22,8 +22,10 @@ POINTS = 4000
 BURST = 100
 
 
-def test_a_killed_server_loses_and_duplicates_nothing(database_url: str, tmp_path: Path) -> None:
-    server = ServerProcess(database_url, tmp_path)
+def test_a_killed_server_loses_and_duplicates_nothing(
+    database_url: str, app_database_url: str, route_args: tuple[str, ...], tmp_path: Path
+) -> None:
+    server = ServerProcess(app_database_url, tmp_path, args=route_args)
     server.start()
     clients = [CountingClient(server.url, timeout=10) for _ in range(RUNS)]
     try:

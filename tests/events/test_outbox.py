@@ -10,12 +10,13 @@ from psycopg.rows import dict_row
 
 from modelyard.errors import NotFound
 from modelyard.store import Store
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
 
 async def events(store: Store) -> list[dict[str, Any]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
             "SELECT event_seq, workspace_id, entity || '.' || action AS name, payload, actor,"
@@ -122,7 +123,7 @@ async def test_a_rolled_back_change_emits_nothing(store: Store) -> None:
     start = len(await events(store))
     with pytest.raises(NotFound):  # the version row is written, then the missing run fails it
         await store.registry.create_version("m", "s3://x", run_id="0" * 32)
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute("INSERT INTO registered_model (name) VALUES ('rolled-back')")
         await conn.execute("UPDATE run SET status = 'FINISHED'")
         await conn.rollback()
@@ -130,7 +131,7 @@ async def test_a_rolled_back_change_emits_nothing(store: Store) -> None:
 
 
 async def test_events_carry_the_request_scope(store: Store) -> None:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute("SELECT set_config('modelyard.actor', 'alice', true)")
         await conn.execute("SELECT set_config('modelyard.request_id', 'req-1', true)")
         await conn.execute("INSERT INTO registered_model (name) VALUES ('scoped')")
@@ -153,8 +154,7 @@ async def test_sequence_is_in_commit_order(store: Store) -> None:
 
     async def read() -> None:
         last = 0
-        async with store.pool.connection() as conn:
-            await conn.set_autocommit(True)
+        async with pooled(store.pool, autocommit=True) as conn:
             while True:
                 finished = done.is_set()
                 cur = await conn.execute(

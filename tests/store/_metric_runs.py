@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 
 from modelyard.store import Store
+from pool_support import pooled
 
 
 async def create_run(store: Store, *, deleted: bool = False) -> str:
     """A new run (in a new experiment); its id in MLflow's 32-hex form."""
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "INSERT INTO experiment (name) VALUES (%s) RETURNING experiment_id",
             [f"exp-{uuid.uuid4().hex[:12]}"],
@@ -28,7 +29,7 @@ async def create_run(store: Store, *, deleted: bool = False) -> str:
 
 async def delete_run(store: Store, run_id: str) -> None:
     """Soft-delete a run the way the tracking store does (lifecycle_stage + deleted_at)."""
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute(
             "UPDATE run SET lifecycle_stage = 'deleted', deleted_at = now() WHERE run_id = %s",
             [uuid.UUID(run_id)],
@@ -37,7 +38,7 @@ async def delete_run(store: Store, run_id: str) -> None:
 
 async def stored_counts(store: Store, run_id: str) -> tuple[int, int, int]:
     """(series rows, chunk rows, points in all chunks) of a run, read directly from the tables."""
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT (SELECT count(*) FROM metric_series WHERE run_id = %(r)s),"
             " (SELECT count(*) FROM metric_chunk WHERE run_id = %(r)s),"

@@ -8,6 +8,7 @@ from typing import Any
 from psycopg import sql
 
 from modelyard.store import Store
+from pool_support import pooled
 
 REGISTRY_TABLES = (
     "registered_model",
@@ -21,7 +22,7 @@ REGISTRY_TABLES = (
 async def insert_run(store: Store) -> str:
     """A run (and its experiment) written with plain SQL; returns its id in MLflow's hex form."""
     run_id = uuid.uuid4()
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "INSERT INTO experiment (name) VALUES (%s) RETURNING experiment_id",
             [f"exp-{run_id.hex[:8]}"],
@@ -37,7 +38,7 @@ async def insert_run(store: Store) -> str:
 async def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every registry table, to show a failed call changed nothing."""
     found: dict[str, list[tuple[Any, ...]]] = {}
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         for table in REGISTRY_TABLES:
             cur = await conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
             found[table] = sorted(await cur.fetchall(), key=repr)
@@ -45,7 +46,7 @@ async def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def last_version(store: Store, name: str) -> int:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT last_version FROM registered_model WHERE name = %s", [name]
         )
@@ -55,7 +56,7 @@ async def last_version(store: Store, name: str) -> int:
 
 
 async def count(store: Store, table: str) -> int:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
         row = await cur.fetchone()
         assert row is not None

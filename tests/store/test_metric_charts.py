@@ -18,6 +18,7 @@ from modelyard.store import Store
 from modelyard.store._metric_copy import block_summary
 from modelyard.store.metric_charts import BLOCK
 from modelyard.store.metrics import MetricBatch
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -112,7 +113,7 @@ def summarise(steps: list[int], times: list[int], vals: list[float]) -> tuple[li
 
 
 async def chunks_and_summaries(store: Store, run: str) -> list[tuple[Any, ...]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT c.seq, c.steps, c.timestamps, c.vals, r.point_count, r.min_steps,"
             " r.max_steps, r.min_times, r.max_times, r.min_vals, r.max_vals"
@@ -157,7 +158,7 @@ async def test_a_chart_only_reads(store: Store, database_url: str) -> None:
     # From here on every transaction of the database is read-only: a chart that wrote
     # (summaries made on first read) would fail.
     name = conninfo_to_dict(database_url)["dbname"]
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute(
             sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
                 sql.Identifier(str(name))
@@ -192,7 +193,7 @@ async def test_the_store_and_postgresql_summarise_alike(store: Store) -> None:
     values[128:192] = [nan] * 64  # a block of NaN only
     steps = list(range(300))
     times = [T0 + (i * 7919) % 300 for i in range(300)]  # not in order
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT * FROM metric_block_summary_v1(%s, %s, %s::float8[])", [steps, times, values]
         )
@@ -213,7 +214,7 @@ async def test_the_store_and_postgresql_summarise_alike(store: Store) -> None:
 async def test_a_previous_releases_batch_gets_summaries(store: Store) -> None:
     """Servers of the previous release stage without summaries and call version 1."""
     run = await create_run(store)
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute("SELECT ensure_metric_staging_v1()")
         await conn.execute(
             "INSERT INTO pg_temp.metric_staging VALUES"

@@ -14,12 +14,13 @@ from modelyard.db.conninfo import DEFAULT_SCHEMA
 from modelyard.errors import InvalidState
 from modelyard.store import Store
 from modelyard.store.metrics import MetricBatch, Metrics
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
 
 async def chunks_of(store: Store, run_id: str) -> list[dict[str, Any]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT key, seq, min_step, max_step, steps, timestamps, vals FROM metric_chunk"
             " WHERE run_id = %s ORDER BY key, seq",
@@ -31,7 +32,7 @@ async def chunks_of(store: Store, run_id: str) -> list[dict[str, Any]]:
 
 async def series_of(store: Store, run_id: str) -> dict[str, tuple[int, int, int]]:
     """key -> (point_count, chunk_count, tail_points)."""
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT key, point_count, chunk_count, tail_points FROM metric_series"
             " WHERE run_id = %s",
@@ -187,7 +188,7 @@ async def test_a_failed_first_batch_does_not_lose_the_staging_table(
 
 async def relation_bytes(store: Store) -> int:
     """metric_chunk and metric_series with their TOAST tables and indexes."""
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute("CHECKPOINT")
         cur = await conn.execute(
             "SELECT pg_total_relation_size('metric_chunk')"
@@ -249,7 +250,7 @@ async def test_ingest_survives_a_session_without_the_staging_table(database_url:
     try:
         run = await create_run(single)
         assert await single.metrics.log(run, [("m", 1.0, 0, 0)]) == 1
-        async with single.pool.connection() as conn:
+        async with pooled(single.pool) as conn:
             await conn.execute("DISCARD TEMP")
         assert await single.metrics.log(run, [("m", 2.0, 1, 1)]) == 1
         assert await stored_counts(single, run) == (1, 1, 2)

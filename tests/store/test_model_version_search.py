@@ -12,6 +12,7 @@ import pytest
 from modelyard.errors import FilterSyntaxError, InvalidInput
 from modelyard.store import Store
 from modelyard.store.model_version_search import ModelVersionSearch
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +53,7 @@ class Registry:
 async def registry(store: Store) -> Registry:
     run_a, run_b = uuid.uuid4(), uuid.uuid4()
     versions = _versions(run_a, run_b)
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute("INSERT INTO experiment (name) VALUES ('e')")
         await conn.execute(
             "INSERT INTO run (run_id, experiment_id, name) "

@@ -21,6 +21,7 @@ from _run_search_data import (
 from modelyard.errors import FilterSyntaxError, InvalidInput
 from modelyard.store import Store
 from modelyard.store.run_search import RunSearch
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +59,7 @@ class World:
 @pytest.fixture
 async def world(store: Store) -> World:
     runs = sample_runs()
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         experiment_id = await create_experiment(conn, "search")
         await insert_runs(conn, experiment_id, runs)
     return World(store, experiment_id, runs)
@@ -300,7 +301,7 @@ async def test_pages_have_no_duplicates_or_gaps(
 async def test_keyset_pages_ignore_runs_inserted_meanwhile(world: World) -> None:
     first, token = await world.search.search([world.experiment_id], max_results=3)
     assert token is not None
-    async with world.store.pool.connection() as conn:
+    async with pooled(world.store.pool) as conn:
         await insert_runs(conn, world.experiment_id, [RunSpec("newest", BASE_MS + 99_000)])
     rest = await world.ids(page_token=token)
     expected = [r.run_id for r in default_order(world.active)]
@@ -322,7 +323,7 @@ async def test_a_token_of_another_search_is_refused(world: World) -> None:
 
 async def test_several_experiments_are_searched_together(world: World) -> None:
     other = [RunSpec("other", BASE_MS + 500, metrics={"loss": 0.2})]
-    async with world.store.pool.connection() as conn:
+    async with pooled(world.store.pool) as conn:
         other_id = await create_experiment(conn, "other")
         await insert_runs(conn, other_id, other)
     ids, _ = await world.search.search(
@@ -382,7 +383,7 @@ async def test_injection_attempts_are_harmless_literals(world: World, text: str)
     ids, _ = await world.search.search([world.experiment_id], text)
     # Only the IS NULL filter matches anything: no run has such a key, so all runs match.
     assert len(ids) == (len(world.active) if "IS NULL" in text else 0)
-    async with world.store.pool.connection() as conn:
+    async with pooled(world.store.pool) as conn:
         cur = await conn.execute("SELECT count(*) FROM run")
         row = await cur.fetchone()
     assert row is not None and row[0] == len(world.runs)

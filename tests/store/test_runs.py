@@ -17,18 +17,19 @@ from modelyard.sql import query
 from modelyard.store import Run, Store
 from modelyard.store.pagination import encode_cursor
 from modelyard.store.run_data import load_runs
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
 
 async def _rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(sql, params)
         return await cur.fetchall()
 
 
 async def _execute(store: Store, sql: str, *params: Any) -> None:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         await conn.execute(sql, params)
 
 
@@ -370,7 +371,7 @@ async def test_load_runs_keeps_order_skips_unknown_in_one_statement(store: Store
         await store.runs.log_params(run.run_id, {"p": run.run_id[:4], "q": "x"})
     wanted = [uuid.UUID(r.run_id) for r in reversed(runs)]
     wanted.insert(5, uuid.uuid4())
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         counting = _CountingConn(conn)
         loaded = await load_runs(counting, wanted)  # type: ignore[arg-type]
         assert counting.statements == 1
@@ -397,7 +398,7 @@ async def _blocked_then_released(
             outcome.append(exc)
 
     async with anyio.create_task_group() as tg:
-        async with store.pool.connection() as conn:
+        async with pooled(store.pool) as conn:
             for sql, params in hold_sql:
                 await conn.execute(sql, params)
             tg.start_soon(run_op)

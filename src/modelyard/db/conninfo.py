@@ -4,9 +4,8 @@ The SQL files name tables unqualified and rely on ``search_path`` being ``<schem
 extensions installed in ``public``, pg_trgm, resolve too). Pooled connections (the server's, the
 worker's) carry no startup ``options``: each transaction sets the path itself
 (``store/_base.py``), because a transaction-mode pooler such as PgBouncer refuses ``options``
-and hands consecutive transactions to different server sessions. The one-off sessions of the
-tools (``db upgrade``, ``gc``, ``backup``, the identity commands), which connect to PostgreSQL
-directly, set it once at connect time instead (:func:`with_schema`).
+and hands consecutive transactions to different server sessions. Sessions of their own on
+PostgreSQL directly (``gc``) may set it once at connect time instead (:func:`with_schema`).
 """
 
 from __future__ import annotations

@@ -98,7 +98,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def modelyard_server(dsn: str, workers: int, log_dir: Path) -> Iterator[Running]:
+def modelyard_server(
+    dsn: str, workers: int, log_dir: Path, extra: Sequence[str] = (), label: str = ""
+) -> Iterator[Running]:
+    """``modelyard server`` on ``dsn``; ``extra``: more server options (``--auth``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -117,10 +120,11 @@ def modelyard_server(dsn: str, workers: int, log_dir: Path) -> Iterator[Running]
         str(port),
         "--workers",
         str(workers),
+        *extra,
     ]
-    with _process(
-        f"modelyard x{workers}", argv, port, env, log_dir / f"modelyard-w{workers}.log"
-    ) as running:
+    name = f"modelyard{label} x{workers}"
+    log_path = log_dir / f"modelyard{label}-w{workers}.log"
+    with _process(name, argv, port, env, log_path) as running:
         yield running
 
 

@@ -14,13 +14,17 @@ import httpx
 from bench._servers import HOST
 
 
-def client(base_url: str, timeout: float = 300.0) -> httpx.Client:
-    """A keep-alive client for one thread; refuses anything but the local servers."""
+def client(
+    base_url: str, timeout: float = 300.0, headers: dict[str, str] | None = None
+) -> httpx.Client:
+    """A keep-alive client for one thread; refuses anything but the local servers.
+    ``headers`` go with every request (an ``Authorization``, say)."""
     if not base_url.startswith(f"http://{HOST}:"):
         raise ValueError(f"benchmarks talk to {HOST} only, not {base_url}")
     return httpx.Client(
         base_url=base_url,
         timeout=timeout,
+        headers=headers,
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
     )
 
@@ -93,7 +97,13 @@ class Throughput:
 BatchSource = Iterator[tuple[Callable[[httpx.Client], object], int]]
 
 
-def throughput(base_url: str, sources: list[BatchSource], *, max_seconds: float) -> Throughput:
+def throughput(
+    base_url: str,
+    sources: list[BatchSource],
+    *,
+    max_seconds: float,
+    headers: dict[str, str] | None = None,
+) -> Throughput:
     """Each thread sends its batches back to back until its source ends or time is up.
 
     Points count when their request has been answered; the clock stops when the last thread's
@@ -106,7 +116,7 @@ def throughput(base_url: str, sources: list[BatchSource], *, max_seconds: float)
 
     def work(index: int, source: BatchSource) -> None:
         points = requests = 0
-        with client(base_url) as http:
+        with client(base_url, headers=headers) as http:
             ready.wait()
             try:
                 for send, n in source:

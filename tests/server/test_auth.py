@@ -145,7 +145,9 @@ async def test_an_expired_token_is_401(api: httpx.AsyncClient, database_url: str
 
 
 async def test_ui_pages_need_a_token_too(api: httpx.AsyncClient, people: dict[str, str]) -> None:
-    assert (await api.get("/")).status_code == 401
+    # A browser without a session is sent to the login page (tests/server/ui/test_ui_login.py).
+    refused = await api.get("/")
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/ui/login")
     assert (await api.get("/", headers=bearer(people["rita"]))).status_code == 200
     assert (await api.get("/ui/static/ui.css")).status_code in (200, 404)  # assets stay open
 

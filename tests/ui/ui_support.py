@@ -39,11 +39,11 @@ def _free_port() -> int:
 class LiveServer:
     """The app served on 127.0.0.1 in a background thread."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, settings: Settings | None = None) -> None:
         self.dsn = dsn
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(Settings(database_url=dsn), dsn)
+        app = create_app(settings or Settings(database_url=dsn), dsn)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

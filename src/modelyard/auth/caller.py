@@ -26,6 +26,8 @@ class Caller:
     is_admin: bool = False
     role: Role | None = None
     token_id: str | None = None
+    # Authenticated by a UI session (a browser's cookie), not by an API token.
+    session: bool = False
     # The request's id (X-Request-ID), recorded with the events its changes write.
     request_id: str | None = None
 

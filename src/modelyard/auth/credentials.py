@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 
 from psycopg.rows import dict_row
 from starlette.datastructures import Headers
@@ -24,6 +25,10 @@ from modelyard.sql import query
 from modelyard.store._base import Repository
 
 WORKSPACE_HEADERS = ("x-modelyard-workspace", "x-mlflow-workspace")
+# The UI's session: a token of kind 'session' in an HttpOnly, SameSite=Strict cookie, accepted on
+# the UI's own routes only (whose forms carry CSRF tokens), never on the APIs.
+SESSION_COOKIE = "modelyard_session"
+SESSION_HOURS = 12
 
 
 def presented_token(headers: Headers) -> str | None:
@@ -54,9 +59,12 @@ def requested_workspace(headers: Headers) -> str | None:
 class Identities(Repository):
     """The lookups the guard makes: a presented token, a workspace named without a token."""
 
-    async def caller(self, headers: Headers) -> Caller:
-        """The authenticated caller of a request; Unauthenticated or PermissionDenied if not."""
-        presented = presented_token(headers)
+    async def caller(self, headers: Headers, session: str | None = None) -> Caller:
+        """The authenticated caller of a request; Unauthenticated or PermissionDenied if not.
+
+        ``session``: the UI session cookie's token, used when no ``Authorization`` is sent.
+        """
+        presented = presented_token(headers) or session
         if not presented:
             raise Unauthenticated("authentication required: send Authorization: Bearer <token>")
         token_id, secret = tokens.parse(presented)
@@ -87,7 +95,35 @@ class Identities(Repository):
             is_admin=row["is_admin"],
             role=Role(row["role"]) if row["role"] else None,
             token_id=token_id,
+            session=row["kind"] == "session",
         )
+
+    async def open_session(self, who: Caller) -> tuple[str, dt.datetime]:
+        """A UI session for ``who`` (authenticated by an API token) in ``who``'s workspace:
+        the session token's text, shown to the browser only, and when it expires."""
+        if who.token_id is None or who.session:
+            raise Unauthenticated("log in with an API token")
+        made = tokens.new_token()
+        args = {
+            "token_id": made.token_id,
+            "workspace_id": who.workspace_id,
+            "secret_sha256": made.secret_sha256,
+            "hours": SESSION_HOURS,
+            "parent_token_id": who.token_id,
+        }
+        async with self.transaction() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(query("auth.open_session"), args)
+            row = await cur.fetchone()
+        if row is None:  # the parent was deleted between authentication and now
+            raise Unauthenticated("invalid API token")
+        expires_at: dt.datetime = row["expires_at"]
+        return made.text, expires_at
+
+    async def close_session(self, token_id: str) -> None:
+        """Log a session out: its token is revoked, effective on its next request."""
+        async with self.transaction() as conn:
+            await conn.execute(query("auth.close_session"), {"token_id": token_id})
 
     async def visible_workspaces(self, caller: Caller) -> list[str]:
         """Names of the workspaces ``caller`` may enter."""
@@ -131,4 +167,11 @@ def authorize(caller: Caller, level: Access) -> None:
         )
 
 
-__all__ = ["DEFAULT_WORKSPACE_ID", "Identities", "authorize", "presented_token"]
+__all__ = [
+    "DEFAULT_WORKSPACE_ID",
+    "SESSION_COOKIE",
+    "SESSION_HOURS",
+    "Identities",
+    "authorize",
+    "presented_token",
+]

@@ -24,6 +24,7 @@ TOKEN_COLUMNS = [
     ("token_id", "ID"),
     ("user", "USER"),
     ("workspace", "WORKSPACE"),
+    ("kind", "KIND"),
     ("created_at", "CREATED"),
     ("expires_at", "EXPIRES"),
     ("revoked_at", "REVOKED"),

@@ -15,16 +15,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, SupportsIndex
+from urllib.parse import urlencode
 
 from starlette.datastructures import Headers
+from starlette.requests import Request, cookie_parser
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Host, Mount, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.auth import caller as caller_context
 from modelyard.auth.access import Access, declared
-from modelyard.auth.credentials import Identities, authorize
+from modelyard.auth.credentials import SESSION_COOKIE, Identities, authorize
 from modelyard.errors import ModelyardError, PermissionDenied
 from modelyard.server.responses import JSON, error_response
+from modelyard.server.ui._render import render
 
 # The MLflow-compatible API answers in MLflow's error shape, which its client parses.
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/", "/api/3.0/mlflow")
@@ -155,17 +159,44 @@ class Guard:
         headers = Headers(scope=scope)
         if not state.settings.auth:
             return await identities.anonymous(headers)
-        who = await identities.caller(headers)
+        # The session cookie counts on the UI's routes only: their forms carry CSRF tokens,
+        # while the APIs take no cookie, so another site can make no browser act on them.
+        session = _session_cookie(headers) if is_ui_path(str(scope.get("path", ""))) else None
+        who = await identities.caller(headers, session=session)
         authorize(who, level)
         return who
 
 
-def _refusal(scope: Scope, exc: ModelyardError) -> JSON:
+def is_ui_path(path: str) -> bool:
+    return path == "/" or path == "/ui" or path.startswith("/ui/")
+
+
+def _session_cookie(headers: Headers) -> str | None:
+    cookies = cookie_parser(headers.get("cookie", ""))
+    return cookies.get(SESSION_COOKIE) or None
+
+
+def _refusal(scope: Scope, exc: ModelyardError) -> Response:
     headers = {"www-authenticate": 'Bearer realm="modelyard"'} if exc.http_status == 401 else {}
     path = str(scope.get("path", ""))
+    if is_ui_path(path):
+        return _ui_refusal(scope, exc)
     if path.startswith(MLFLOW_PREFIXES):
         response = JSON({"error_code": exc.code, "message": exc.message}, exc.http_status)
     else:
         response = error_response(exc.http_status, exc.code, exc.message, exc.details)
     response.headers.update(headers)
     return response
+
+
+def _ui_refusal(scope: Scope, exc: ModelyardError) -> Response:
+    """A person in a browser is sent to the login page (htmx: told to go there), or shown the
+    UI's error page, rather than a JSON body."""
+    request = Request(scope)
+    if exc.http_status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        location = "/ui/login?" + urlencode({"next": target})
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"hx-redirect": location})
+        return RedirectResponse(location, status_code=303)
+    return render(request, "error.html", status=exc.http_status, title="Error", error=exc)

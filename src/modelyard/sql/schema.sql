@@ -1278,12 +1278,23 @@ CREATE TABLE api_token (
     created_at    timestamptz NOT NULL DEFAULT now(),
     expires_at    timestamptz,
     revoked_at    timestamptz,
+    -- 'api': made by `tokens create`; 'session': a browser's, opened by logging in to the UI
+    -- with an API token (its parent), expiring within hours. A session ends with its parent.
+    kind            text      NOT NULL DEFAULT 'api',
+    parent_token_id text,
     CONSTRAINT api_token_pk PRIMARY KEY (token_id),
     CONSTRAINT api_token_user_fk FOREIGN KEY (user_id)
         REFERENCES app_user (user_id) ON DELETE CASCADE,
     CONSTRAINT api_token_workspace_fk FOREIGN KEY (workspace_id)
         REFERENCES workspace (workspace_id) ON DELETE CASCADE,
     CONSTRAINT api_token_id_ck CHECK (token_id ~ '^[0-9a-f]{12}$'),
-    CONSTRAINT api_token_hash_ck CHECK (octet_length(secret_sha256) = 32)
+    CONSTRAINT api_token_hash_ck CHECK (octet_length(secret_sha256) = 32),
+    CONSTRAINT api_token_kind_ck CHECK (kind IN ('api', 'session')),
+    CONSTRAINT api_token_parent_fk FOREIGN KEY (parent_token_id)
+        REFERENCES api_token (token_id) ON DELETE CASCADE,
+    CONSTRAINT api_token_session_ck CHECK (
+        (kind = 'session') = (parent_token_id IS NOT NULL)
+        AND (kind = 'api' OR expires_at IS NOT NULL))
 );
 CREATE INDEX api_token_user_ix ON api_token (user_id);
+CREATE INDEX api_token_parent_ix ON api_token (parent_token_id) WHERE parent_token_id IS NOT NULL;

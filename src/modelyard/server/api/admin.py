@@ -87,6 +87,8 @@ class TokenInfo(msgspec.Struct):
     token_id: str
     user: str
     workspace: str | None
+    # "api" (made by an admin) or "session" (a browser's, opened by logging in to the UI).
+    kind: Literal["api", "session"]
     created_at: int
     expires_at: int | None
     revoked_at: int | None

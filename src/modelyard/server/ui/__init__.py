@@ -18,6 +18,7 @@ from modelyard.server.ui import (
     experiments,
     lineage,
     live,
+    login,
     registry,
     run_page,
     runs_table,
@@ -36,6 +37,7 @@ def ui_routes() -> list[BaseRoute]:
         *live.routes,
         *artifacts.routes,
         *lineage.routes,
+        *login.routes,
         # Assets are public: the login page needs them before anyone has a session.
         protect(
             Mount(

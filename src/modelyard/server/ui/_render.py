@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from modelyard.auth import caller
 from modelyard.errors import ModelyardError
 from modelyard.server.ui import _csrf, _flash
 
@@ -80,6 +81,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         flash=_flash.read(request),
         theme=request.cookies.get("modelyard_theme", ""),
         path=request.url.path,
+        who=caller.current(),
         **context,
     )
     response = HTMLResponse(html, status_code=status)

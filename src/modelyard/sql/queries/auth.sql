@@ -58,7 +58,7 @@ RETURNING created_at
 
 -- name: list_tokens
 -- Never the hash: what is listed is what an admin needs to pick a token to revoke.
-SELECT t.token_id, u.name AS "user", w.name AS workspace, t.created_at, t.expires_at,
+SELECT t.token_id, u.name AS "user", w.name AS workspace, t.kind, t.created_at, t.expires_at,
        t.revoked_at
 FROM api_token t
 JOIN app_user u ON u.user_id = t.user_id
@@ -76,15 +76,19 @@ RETURNING token_id, revoked_at
 -- One round trip per request: the token, its user, the workspace the request asks for (the
 -- header, else the token's own, else default) and the user's role there. No cache: a revoked
 -- token fails on its next request.
-SELECT t.secret_sha256,
-       t.revoked_at IS NOT NULL AS revoked,
-       coalesce(t.expires_at <= now(), false) AS expired,
+-- A session ends with the token it was opened with (its parent): either revoked or expired is
+-- the session revoked or expired.
+SELECT t.secret_sha256, t.kind,
+       (t.revoked_at IS NOT NULL OR p.revoked_at IS NOT NULL) AS revoked,
+       (coalesce(t.expires_at <= now(), false) OR coalesce(p.expires_at <= now(), false))
+           AS expired,
        u.user_id, u.name AS user_name, u.is_admin,
        t.workspace_id AS token_workspace_id,
        w.workspace_id, w.name AS workspace_name,
        m.role
 FROM api_token t
 JOIN app_user u ON u.user_id = t.user_id
+LEFT JOIN api_token p ON p.token_id = t.parent_token_id
 LEFT JOIN workspace w
        ON w.workspace_id = CASE
               WHEN %(workspace)s::text IS NOT NULL
@@ -93,3 +97,19 @@ LEFT JOIN workspace w
           END
 LEFT JOIN workspace_member m ON m.workspace_id = w.workspace_id AND m.user_id = u.user_id
 WHERE t.token_id = %(token_id)s
+
+-- name: open_session
+-- A browser's session, opened with the API token %(parent_token_id)s in the workspace the login
+-- chose: it expires after %(hours)s hours, or with its parent if that comes first.
+INSERT INTO api_token (token_id, user_id, workspace_id, secret_sha256, expires_at, kind,
+                       parent_token_id)
+SELECT %(token_id)s, p.user_id, %(workspace_id)s, %(secret_sha256)s,
+       least(now() + make_interval(hours => %(hours)s), p.expires_at), 'session', p.token_id
+FROM api_token p
+WHERE p.token_id = %(parent_token_id)s
+RETURNING expires_at
+
+-- name: close_session
+-- Logging out: the session is revoked (kept, like revoked tokens, for `tokens list`).
+UPDATE api_token SET revoked_at = coalesce(revoked_at, now())
+WHERE token_id = %(token_id)s AND kind = 'session'

@@ -35,11 +35,13 @@ MY_CHUNKS = (
 )
 
 
-def seed_modelyard(dsn: str, runs: Sequence[SeedRun]) -> int:
+def seed_modelyard(
+    dsn: str, runs: Sequence[SeedRun], experiment: str = SEARCH_EXPERIMENT
+) -> int:
     """Apply modelyard's schema, load the search runs; return the experiment id."""
     upgrade(dsn, DEFAULT_SCHEMA)
     with psycopg.connect(with_schema(dsn)) as conn, conn.cursor() as cur:
-        row = cur.execute(MY_EXPERIMENT, [SEARCH_EXPERIMENT]).fetchone()
+        row = cur.execute(MY_EXPERIMENT, [experiment]).fetchone()
         assert row is not None
         experiment_id = int(row[0])
         with cur.copy(MY_RUNS) as copy:
@@ -90,12 +92,14 @@ ML_LATEST_UPSERT = (
 )
 
 
-def seed_mlflow(dsn: str, runs: Sequence[SeedRun], artifact_root: str) -> int:
+def seed_mlflow(
+    dsn: str, runs: Sequence[SeedRun], artifact_root: str, experiment: str = SEARCH_EXPERIMENT
+) -> int:
     """Load the search runs into MLflow's tables (already created); return the experiment id."""
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         now = runs[-1].end_ms if runs else 0
         row = cur.execute(
-            ML_EXPERIMENT, [SEARCH_EXPERIMENT, f"{artifact_root}/search", now, now]
+            ML_EXPERIMENT, [experiment, f"{artifact_root}/{experiment}", now, now]
         ).fetchone()
         assert row is not None
         experiment_id = int(row[0])
@@ -114,7 +118,7 @@ def seed_mlflow(dsn: str, runs: Sequence[SeedRun], artifact_root: str) -> int:
                         r.end_ms,
                         "",
                         "active",
-                        f"{artifact_root}/search/{r.run_id}/artifacts",
+                        f"{artifact_root}/{experiment}/{r.run_id}/artifacts",
                         experiment_id,
                     )
                 )

@@ -130,12 +130,20 @@ def modelyard_server(
 
 @contextmanager
 def mlflow_server(
-    mlflow_bin: Path, dsn: str, workers: int, work_dir: Path, log_dir: Path
+    mlflow_bin: Path,
+    dsn: str,
+    workers: int,
+    work_dir: Path,
+    log_dir: Path,
+    *,
+    proxy_artifacts: bool = False,
 ) -> Iterator[Running]:
     """MLflow's server as its docs run it, with its job runner off.
 
     The job runner (huey consumers for LLM-evaluation jobs) is not on any path measured here but
-    keeps ~8 processes polling; on a 2-core machine that would tax MLflow's own figures.
+    keeps ~8 processes polling; on a 2-core machine that would tax MLflow's own figures. With
+    ``proxy_artifacts`` new experiments get ``mlflow-artifacts:/`` locations, so the client
+    uploads and downloads through the server (as it does against modelyard), not to a local path.
     """
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -144,8 +152,11 @@ def mlflow_server(
         "server",
         "--backend-store-uri",
         sqlalchemy_url(dsn),
-        "--default-artifact-root",
-        str(work_dir / "artifacts"),
+        *(
+            ("--artifacts-destination", str(work_dir / "proxied-artifacts"))
+            if proxy_artifacts
+            else ("--default-artifact-root", str(work_dir / "artifacts"))
+        ),
         "--host",
         HOST,
         "--port",

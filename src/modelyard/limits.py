@@ -64,6 +64,15 @@ UUID_PATTERN = (
     r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
     rf"-[0-9a-fA-F]{{12}}){_END}"
 )
+# Identities (the schema's CHECK constraints app_user_name_ck and workspace_name_ck say the same;
+# tests/auth/test_identity_rules.py holds the two together). User names: letters, digits and
+# _ . @ -, not first; workspace names: lowercase, as they appear in URLs and headers.
+MAX_USER_NAME_LENGTH = 128
+USER_NAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{MAX_USER_NAME_LENGTH - 1}}}{_END}"
+MAX_WORKSPACE_NAME_LENGTH = 63
+WORKSPACE_NAME_PATTERN = rf"^[a-z0-9][a-z0-9_-]{{0,{MAX_WORKSPACE_NAME_LENGTH - 1}}}{_END}"
+# Token lifetimes: a whole number of minutes, hours, days or weeks, without leading zeros.
+DURATION_PATTERN = rf"^[1-9][0-9]{{0,5}}[mhdw]{_END}"
 # Text values (params, tags, descriptions) may hold anything but NUL, which PostgreSQL refuses.
 TEXT_PATTERN = r"^[^\x00]*$"
 _KEY = re.compile(KEY_PATTERN)
@@ -84,6 +93,34 @@ KEY_SCHEMA = string_schema(KEY_PATTERN, MAX_KEY_LENGTH)
 NAME_SCHEMA = string_schema(NAME_PATTERN, MAX_NAME_LENGTH)
 ALIAS_SCHEMA = string_schema(ALIAS_PATTERN, MAX_ALIAS_LENGTH)
 UUID_SCHEMA = string_schema(UUID_PATTERN, 36, 32)
+USER_NAME_SCHEMA = string_schema(USER_NAME_PATTERN, MAX_USER_NAME_LENGTH)
+WORKSPACE_NAME_SCHEMA = string_schema(WORKSPACE_NAME_PATTERN, MAX_WORKSPACE_NAME_LENGTH)
+DURATION_SCHEMA = string_schema(DURATION_PATTERN, 7)
+_USER_NAME = re.compile(USER_NAME_PATTERN)
+_WORKSPACE_NAME = re.compile(WORKSPACE_NAME_PATTERN)
+DURATION_RE = re.compile(DURATION_PATTERN)
+
+
+def check_user_name(name: object, field: str = "name") -> str:
+    """A user or service account name (USER_NAME_PATTERN)."""
+    if not isinstance(name, str) or not _USER_NAME.search(name):
+        raise InvalidInput(
+            f"{field} must be 1 to {MAX_USER_NAME_LENGTH} letters, digits, '_', '.', '@' or '-',"
+            " starting with a letter or digit",
+            field=field,
+        )
+    return name
+
+
+def check_workspace_name(name: object, field: str = "name") -> str:
+    """A workspace name (WORKSPACE_NAME_PATTERN)."""
+    if not isinstance(name, str) or not _WORKSPACE_NAME.search(name):
+        raise InvalidInput(
+            f"{field} must be 1 to {MAX_WORKSPACE_NAME_LENGTH} lowercase letters, digits, '_' or"
+            " '-', starting with a letter or digit",
+            field=field,
+        )
+    return name
 
 
 # Page tokens: URL-safe base64 the server issued (opaque to clients); empty means the first page.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +80,16 @@ def test_transient_failures_are_retried_with_the_same_key_and_nothing_is_duplica
     assert server.calls > len(server.stored)
 
 
+def _waiting_in_add(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is inside ``MetricBuffer.add``, waiting on the buffer's condition."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    names = []
+    while frame is not None:
+        names.append((Path(frame.f_code.co_filename).name, frame.f_code.co_name))
+        frame = frame.f_back
+    return ("buffer.py", "add") in names and any(name == "wait" for _, name in names)
+
+
 def test_a_full_buffer_blocks_the_producer_until_the_sender_makes_room() -> None:
     server = FakeServer()
     server.gate.clear()  # the server hangs
@@ -92,9 +104,14 @@ def test_a_full_buffer_blocks_the_producer_until_the_sender_makes_room() -> None
 
     producer = threading.Thread(target=produce)
     producer.start()
-    time.sleep(0.3)
+    # Seen waiting inside MetricBuffer.add, not guessed from a sleep: on a loaded machine the
+    # producer may not even have started after any fixed delay.
+    deadline = time.monotonic() + 30
+    while not _waiting_in_add(producer):
+        assert producer.is_alive(), "the producer finished: the full buffer did not block it"
+        assert time.monotonic() < deadline, "the producer never blocked in add()"
+        time.sleep(0.01)
     assert added <= 30, "the buffer grew past its capacity"
-    assert producer.is_alive(), "the producer should be blocked"
     server.gate.set()
     producer.join(timeout=10)
     buffer.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from modelyard import limits
 from modelyard.auth import tokens
 from modelyard.auth.access import Role
 from modelyard.db.conninfo import for_pool, search_path
@@ -28,7 +28,6 @@ from modelyard.sql import query
 
 Conn = psycopg.Connection[dict[str, Any]]
 
-_DURATION = re.compile(r"^(\d{1,6})([mhdw])$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -49,15 +48,16 @@ def connect(conninfo: str, schema: str) -> Iterator[Conn]:
 
 def parse_duration(text: str) -> dt.timedelta:
     """``30d``, ``12h``, ``90m`` or ``2w`` as a timedelta."""
-    match = _DURATION.match(text.strip())
-    if match is None or int(match.group(1)) == 0:
+    text = text.strip()
+    if not limits.DURATION_RE.search(text):
         raise InvalidInput(
             f"expiry {text!r} is not a duration like 30d, 12h, 90m or 2w", field="expires"
         )
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return dt.timedelta(seconds=int(text[:-1]) * _UNIT_SECONDS[text[-1]])
 
 
 def create_workspace(conn: Conn, name: str) -> dict[str, Any]:
+    limits.check_workspace_name(name, field="workspace name")
     return _one(conn, "auth.create_workspace", {"name": name})
 
 
@@ -66,6 +66,7 @@ def list_workspaces(conn: Conn) -> list[dict[str, Any]]:
 
 
 def create_user(conn: Conn, name: str, *, admin: bool, service: bool) -> dict[str, Any]:
+    limits.check_user_name(name, field="user name")
     kind = "service" if service else "user"
     return _one(conn, "auth.create_user", {"name": name, "kind": kind, "is_admin": admin})
 

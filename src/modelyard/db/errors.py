@@ -73,6 +73,12 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
     "logged_model_experiment_fk": (errors.NotFound, "experiment does not exist"),
     "logged_model_tag_model_fk": (errors.NotFound, "logged model does not exist"),
     "logged_model_param_model_fk": (errors.NotFound, "logged model does not exist"),
+    "logged_model_metric_model_fk": (errors.NotFound, "logged model does not exist"),
+    "logged_model_metric_run_fk": (errors.NotFound, "run does not exist"),
+    "logged_model_metric_dataset_ck": (
+        errors.InvalidInput,
+        "a metric's dataset_digest needs its dataset_name",
+    ),
     "run_model_output_model_fk": (errors.NotFound, "logged model does not exist"),
     "run_model_input_model_fk": (errors.NotFound, "logged model does not exist"),
     "model_version_logged_model_fk": (errors.NotFound, "logged model does not exist"),

@@ -353,7 +353,11 @@ class RegisteredModelFilterCompiler(FilterCompiler):
 
 
 class LoggedModelFilterCompiler(FilterCompiler):
-    """Filters on ``logged_model lm``, its params and its tags."""
+    """Filters on ``logged_model lm``, its params, its tags and its metric points.
+
+    A metric condition holds when any point of that metric (``logged_model_metric m``) meets it,
+    as in MLflow, and, given ``datasets`` (a condition on ``m``), a point on one of them.
+    """
 
     target = LOGGED_MODELS
     columns: ClassVar[dict[str, LiteralString]] = {
@@ -366,7 +370,12 @@ class LoggedModelFilterCompiler(FilterCompiler):
         "last_updated_timestamp": "lm.updated_at",
     }
 
+    def __init__(self, datasets: Fragment | None = None) -> None:
+        self.datasets = datasets if datasets is not None else TRUE
+
     def keyed(self, node: Comparison | In | IsNull) -> Fragment:
+        if node.entity is Entity.METRIC:
+            return self.metric(node)
         table: LiteralString = (
             "logged_model_param" if node.entity is Entity.PARAM else "logged_model_tag"
         )
@@ -379,6 +388,38 @@ class LoggedModelFilterCompiler(FilterCompiler):
         return compose(
             exists + " AND {})", Bind(node.key), self.value_condition(raw("kv.value"), node)
         )
+
+    def metric(self, node: Comparison | In | IsNull) -> Fragment:
+        assert not isinstance(node, In)  # rejected by the parser
+        exists: LiteralString = (
+            "EXISTS (SELECT 1 FROM logged_model_metric m WHERE m.model_id = lm.model_id "
+            "AND m.key = {} AND {}"
+        )
+        if isinstance(node, IsNull):
+            template: LiteralString = exists + ")"
+            return compose(
+                template if node.negated else "NOT " + template, Bind(node.key), self.datasets
+            )
+        op = _SQL_OPS[node.op]
+        value = Bind(float(node.value))  # the parser allows only numbers here
+        # NaN is above every number in PostgreSQL's order; it never meets a comparison.
+        return compose(
+            exists + " AND m.value " + op + " {} AND m.value < 'NaN'::float8)",
+            Bind(node.key),
+            self.datasets,
+            value,
+        )
+
+
+def mentions_metric(node: Node | None) -> bool:
+    """True when the filter has a condition on a metric."""
+    if node is None:
+        return False
+    if isinstance(node, And | Or):
+        return any(mentions_metric(item) for item in node.items)
+    if isinstance(node, Not):
+        return mentions_metric(node.item)
+    return node.entity is Entity.METRIC
 
 
 class ExperimentFilterCompiler(FilterCompiler):
@@ -421,9 +462,9 @@ def compile_registered_model_filter(node: Node | None) -> Fragment:
     return RegisteredModelFilterCompiler().compile(node)
 
 
-def compile_logged_model_filter(node: Node | None) -> Fragment:
-    """The condition on ``logged_model lm`` for ``node``."""
-    return LoggedModelFilterCompiler().compile(node)
+def compile_logged_model_filter(node: Node | None, datasets: Fragment | None = None) -> Fragment:
+    """The condition on ``logged_model lm`` for ``node``; metric conditions on ``datasets``."""
+    return LoggedModelFilterCompiler(datasets).compile(node)
 
 
 def compile_experiment_filter(node: Node | None) -> Fragment:

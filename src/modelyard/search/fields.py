@@ -124,7 +124,7 @@ REGISTERED_MODELS = Target(
 
 LOGGED_MODELS = Target(
     name="logged models",
-    entities=frozenset({Entity.ATTRIBUTE, Entity.PARAM, Entity.TAG}),
+    entities=frozenset({Entity.ATTRIBUTE, Entity.METRIC, Entity.PARAM, Entity.TAG}),
     attributes={
         "name": Kind.STRING,
         "model_id": Kind.STRING,

@@ -1190,6 +1190,34 @@ CREATE TABLE logged_model_param (
         REFERENCES logged_model (model_id) ON DELETE CASCADE
 );
 
+-- MLflow 3's model metrics: a point a run logged for a logged model (log-metric or log-batch
+-- with model_id), on a dataset when dataset_name/dataset_digest say so. The point also goes to the
+-- run's own series; this copy, a row per point, is what the model shows as its metrics and what
+-- model search filters and orders by. A model has few such points (evaluation results), so rows
+-- per point are fine here. NULLS NOT DISTINCT: a retried point without a dataset is kept once.
+CREATE TABLE logged_model_metric (
+    model_id       text             NOT NULL,
+    key            text             NOT NULL,
+    value          double precision NOT NULL,
+    step           bigint           NOT NULL,
+    timestamp_ms   bigint           NOT NULL,
+    run_id         uuid             NOT NULL,
+    dataset_name   text,
+    dataset_digest text,
+    CONSTRAINT logged_model_metric_model_fk FOREIGN KEY (model_id)
+        REFERENCES logged_model (model_id) ON DELETE CASCADE,
+    CONSTRAINT logged_model_metric_run_fk FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE,
+    CONSTRAINT logged_model_metric_point_uq UNIQUE NULLS NOT DISTINCT
+        (model_id, key, step, timestamp_ms, run_id, dataset_name, dataset_digest),
+    CONSTRAINT logged_model_metric_dataset_ck CHECK (dataset_digest IS NULL OR dataset_name IS NOT NULL)
+);
+
+-- Model search orders by a metric's latest point per model (newest timestamp, then step).
+CREATE INDEX logged_model_metric_latest_idx
+    ON logged_model_metric (key, model_id, timestamp_ms DESC, step DESC);
+-- Purging a run deletes its points through the foreign key.
+CREATE INDEX logged_model_metric_run_idx ON logged_model_metric (run_id);
+
 -- MLflow 3's run outputs (LogOutputs: a model produced at a step) and model inputs (a run that
 -- took a logged model, e.g. to fine-tune or evaluate it). Keys start with run_id; lineage walks
 -- the other way through the model_id indexes.

@@ -37,6 +37,25 @@ class Registration(msgspec.Struct):
     version: int
 
 
+class ModelMetricPoint(msgspec.Struct, kw_only=True):
+    """A metric point for a logged model (MLflow 3's Metric with ``model_id``), on a dataset
+    when ``dataset_name`` says so; ``timestamp`` in epoch milliseconds."""
+
+    model_id: str
+    key: str
+    value: float
+    step: int
+    timestamp: int
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class ModelMetric(ModelMetricPoint, kw_only=True):
+    """A stored model metric point, with the run that logged it."""
+
+    run_id: str
+
+
 class LoggedModel(msgspec.Struct, kw_only=True):
     """A model logged from a run; times are milliseconds since the epoch."""
 
@@ -58,6 +77,8 @@ class LoggedModel(msgspec.Struct, kw_only=True):
     tags: dict[str, str]
     params: dict[str, str]
     registrations: list[Registration]
+    # Its metrics, every point (as MLflow's logged model shows them), by key, step and time.
+    metrics: list[ModelMetric] = []
 
 
 class ModelOutput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -136,4 +157,20 @@ def model_from_row(row: Mapping[str, Any]) -> LoggedModel:
         tags=row["tags"],
         params=row["params"],
         registrations=[Registration(r["name"], r["version"]) for r in row["registrations"]],
+        metrics=[_metric_of(m) for m in row["metrics"]],
+    )
+
+
+def _metric_of(item: Mapping[str, Any]) -> ModelMetric:
+    # jsonb has no NaN or infinities: PostgreSQL writes those values as the strings "NaN",
+    # "Infinity" and "-Infinity", which float() reads back.
+    return ModelMetric(
+        model_id=item["model_id"],
+        key=item["key"],
+        value=float(item["value"]),
+        step=item["step"],
+        timestamp=item["timestamp"],
+        run_id=uuid.UUID(item["run_id"]).hex,
+        dataset_name=item["dataset_name"],
+        dataset_digest=item["dataset_digest"],
     )

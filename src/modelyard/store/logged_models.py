@@ -24,6 +24,7 @@ from modelyard.store.logged_model_records import (
     METADATA_FILE,
     LoggedModel,
     ModelInput,
+    ModelMetricPoint,
     ModelOutput,
     check_label,
     check_metadata,
@@ -354,6 +355,47 @@ async def write_model_inputs(
     ids = [check_model_id(i.model_id) for i in inputs]
     await _require_models(conn, workspace_id, ids)
     await conn.execute(query("logged_models.insert_inputs"), {"run_id": run_id, "model_ids": ids})
+
+
+# The longest dataset name and digest a model metric may name (a dataset version's bounds).
+MAX_DATASET_NAME_LENGTH = 500
+MAX_DATASET_DIGEST_LENGTH = 256
+
+
+async def write_model_metrics(
+    conn: Conn, workspace_id: int, run_id: uuid.UUID, points: Sequence[ModelMetricPoint]
+) -> None:
+    """Insert a locked run's metric points for logged models, in the caller's transaction.
+
+    The points' keys, values, steps and timestamps are the run's own metric points, already
+    checked; the model ids must name active models of the workspace (NotFound otherwise).
+    """
+    if not points:
+        return
+    columns: dict[str, builtins.list[Any]] = {
+        "model_ids": [check_model_id(p.model_id) for p in points],
+        "keys": [p.key for p in points],
+        "values": [p.value for p in points],
+        "steps": [p.step for p in points],
+        "timestamps": [p.timestamp for p in points],
+        "dataset_names": [
+            validation.check_optional_text(p.dataset_name, "dataset_name", MAX_DATASET_NAME_LENGTH)
+            for p in points
+        ],
+        "dataset_digests": [
+            validation.check_optional_text(
+                p.dataset_digest, "dataset_digest", MAX_DATASET_DIGEST_LENGTH
+            )
+            for p in points
+        ],
+    }
+    missing = await _rows(
+        conn,
+        "logged_models.insert_metrics",
+        {**columns, "run_id": run_id, "ws": workspace_id},
+    )
+    if missing:
+        raise model_not_found(missing[0]["model_id"])
 
 
 async def _require_models(conn: Conn, workspace_id: int, model_ids: Sequence[str]) -> None:

@@ -20,6 +20,7 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard import limits
 from modelyard.auth import admin
 from modelyard.auth.access import Access, Role, access
 from modelyard.server.api._request import no_content, path_str
@@ -29,19 +30,26 @@ from modelyard.server.responses import JSON, decode
 
 T = TypeVar("T")
 
+# The rules auth.admin checks (modelyard.limits), stated in the OpenAPI document.
+UserName = Annotated[str, Meta(extra_json_schema=limits.USER_NAME_SCHEMA)]
+WorkspaceName = Annotated[str, Meta(extra_json_schema=limits.WORKSPACE_NAME_SCHEMA)]
 Name = Annotated[str, Meta(min_length=1, max_length=128)]
 RoleName = Literal["reader", "editor", "admin"]
 Duration = Annotated[
-    str, Meta(pattern=r"^\d{1,6}[mhdw]$", description="30d, 12h, 90m or 2w; absent: no expiry")
+    str,
+    Meta(
+        extra_json_schema=limits.DURATION_SCHEMA,
+        description="30d, 12h, 90m or 2w; absent: no expiry",
+    ),
 ]
 
 
 class CreateWorkspace(Body):
-    name: Name
+    name: WorkspaceName
 
 
 class CreateUser(Body):
-    name: Name
+    name: UserName
     admin: bool = False
     service: bool = False
 

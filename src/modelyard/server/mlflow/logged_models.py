@@ -20,9 +20,17 @@ from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.server.mlflow import _artifact_paths
 from modelyard.server.mlflow._entities import key_values
-from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
+from modelyard.server.mlflow._protocol import (
+    endpoint,
+    parse,
+    reply,
+    require,
+    store,
+    wire_float,
+)
 from modelyard.server.mlflow.artifact_proxy import artifact_store
-from modelyard.store.logged_model_records import LoggedModel
+from modelyard.store.logged_model_records import LoggedModel, ModelMetric
+from modelyard.store.logged_model_search import DatasetFilter, ModelOrder
 from modelyard.store.run_names import generate_run_name
 
 # MLflow's LoggedModelStatus names and ours.
@@ -57,11 +65,20 @@ class Finalize(msgspec.Struct):
 class OrderBy(msgspec.Struct):
     field_name: str
     ascending: bool = True
+    # With a metrics.<key> field: order by the metric's latest point on this dataset.
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class Dataset(msgspec.Struct):
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 class SearchLoggedModels(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: str | None = None
+    datasets: list[Dataset] = []
     max_results: int = 100
     order_by: list[OrderBy] = []
     page_token: str | None = None
@@ -98,7 +115,24 @@ def logged_model(record: LoggedModel) -> dict[str, Any]:
         value = getattr(record, name)
         if value is not None:
             info[name] = value
-    return {"info": info, "data": {"params": key_values(record.params), "metrics": []}}
+    metrics = [_metric(m) for m in record.metrics]
+    return {"info": info, "data": {"params": key_values(record.params), "metrics": metrics}}
+
+
+def _metric(point: ModelMetric) -> dict[str, Any]:
+    metric: dict[str, Any] = {
+        "key": point.key,
+        "value": wire_float(point.value),
+        "timestamp": point.timestamp,
+        "step": point.step,
+        "model_id": point.model_id,
+        "run_id": point.run_id,
+    }
+    if point.dataset_name is not None:
+        metric["dataset_name"] = point.dataset_name
+    if point.dataset_digest is not None:
+        metric["dataset_digest"] = point.dataset_digest
+    return metric
 
 
 async def _active(request: Request) -> LoggedModel:
@@ -145,10 +179,20 @@ async def delete(request: Request) -> Response:
 
 async def search(request: Request) -> Response:
     message = await parse(request, SearchLoggedModels)
+    if any(not d.dataset_name for d in message.datasets):
+        raise InvalidInput(
+            "`dataset_name` in the `datasets` clause must be specified.", field="datasets"
+        )
     page = await store(request).logged_model_search.search(
         message.experiment_ids,
         message.filter or None,
-        [(o.field_name, o.ascending) for o in message.order_by],
+        [
+            ModelOrder(o.field_name, o.ascending, o.dataset_name or None, o.dataset_digest or None)
+            for o in message.order_by
+        ],
+        datasets=[
+            DatasetFilter(str(d.dataset_name), d.dataset_digest or None) for d in message.datasets
+        ],
         max_results=message.max_results,
         page_token=message.page_token or None,
     )

@@ -22,6 +22,8 @@ from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, s
 from modelyard.server.mlflow.run_io import inputs_and_outputs
 from modelyard.store._base import Conn
 from modelyard.store._metric_columns import MetricBatch, to_batch
+from modelyard.store.logged_model_records import ModelMetricPoint
+from modelyard.store.logged_models import write_model_metrics
 from modelyard.store.run_data import RunState
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -82,6 +84,10 @@ class Metric(msgspec.Struct):
     value: float
     timestamp: int | None = None
     step: int = 0
+    # MLflow 3: the logged model the point is about, and the dataset it was measured on.
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 class LogMetric(RunRef):
@@ -89,6 +95,9 @@ class LogMetric(RunRef):
     value: float | None = None
     timestamp: int | None = None
     step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 class LogModel(RunRef):
@@ -189,7 +198,29 @@ async def log_metric(request: Request) -> Response:
     key = require(message.key, "key")
     value = require(message.value, "value")
     timestamp = message.timestamp if message.timestamp is not None else _now_ms()
-    await store(request).metrics.log(message.target(), [(key, value, message.step, timestamp)])
+    opened = store(request)
+    if not message.model_id:
+        await opened.metrics.log(message.target(), [(key, value, message.step, timestamp)])
+        return reply()
+    # A model's metric: the run's point and the model's in one transaction.
+    batch = to_batch(
+        MetricBatch(keys=[key], values=[value], steps=[message.step], timestamps=[timestamp])
+    )
+    point = ModelMetricPoint(
+        model_id=message.model_id,
+        key=key,
+        value=value,
+        step=message.step,
+        timestamp=timestamp,
+        dataset_name=message.dataset_name or None,
+        dataset_digest=message.dataset_digest or None,
+    )
+
+    async def write_metrics(conn: Conn, run: RunState) -> None:
+        await opened.metrics.write(conn, run.run_id, batch)
+        await write_model_metrics(conn, opened.logged_models.workspace_id, run.run_id, [point])
+
+    await opened.runs.log_batch(message.target(), metrics_hook=write_metrics)
     return reply()
 
 
@@ -216,11 +247,27 @@ async def log_batch(request: Request) -> Response:
             timestamps=[m.timestamp if m.timestamp is not None else now for m in message.metrics],
         )
     )
+    model_points = [
+        ModelMetricPoint(
+            model_id=metric.model_id,
+            key=metric.key,
+            value=metric.value,
+            step=metric.step,
+            timestamp=metric.timestamp if metric.timestamp is not None else now,
+            dataset_name=metric.dataset_name or None,
+            dataset_digest=metric.dataset_digest or None,
+        )
+        for metric in message.metrics
+        if metric.model_id
+    ]
     opened = store(request)
 
     async def write_metrics(conn: Conn, run: RunState) -> None:
         if len(batch):
             await opened.metrics.write(conn, run.run_id, batch)
+        if model_points:
+            workspace_id = opened.logged_models.workspace_id
+            await write_model_metrics(conn, workspace_id, run.run_id, model_points)
 
     # Params, tags and metrics in one transaction: all of the batch or none of it.
     await opened.runs.log_batch(

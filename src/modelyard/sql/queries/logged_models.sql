@@ -42,7 +42,15 @@ SELECT lm.model_id, lm.experiment_id, lm.name, lm.model_type, lm.source_run_id, 
        coalesce((SELECT jsonb_agg(jsonb_build_object('name', r.name, 'version', r.version)
                                   ORDER BY r.name, r.version)
                  FROM model_version_record r WHERE r.logged_model_id = lm.model_id),
-                '[]'::jsonb) AS registrations
+                '[]'::jsonb) AS registrations,
+       coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'model_id', m.model_id, 'key', m.key, 'value', m.value,
+                            'step', m.step, 'timestamp', m.timestamp_ms, 'run_id', m.run_id,
+                            'dataset_name', m.dataset_name, 'dataset_digest', m.dataset_digest)
+                        ORDER BY m.key, m.step, m.timestamp_ms, m.run_id, m.dataset_name,
+                                 m.dataset_digest)
+                 FROM logged_model_metric m WHERE m.model_id = lm.model_id),
+                '[]'::jsonb) AS metrics
 FROM logged_model lm
 WHERE lm.model_id = ANY(%(model_ids)s::text[]) AND lm.workspace_id = %(ws)s
 
@@ -97,6 +105,31 @@ ORDER BY o.run_id, o.created_at, o.model_id, o.step
 SELECT i.run_id, i.model_id FROM run_model_input i
 WHERE i.run_id = ANY(%(run_ids)s::uuid[])
 ORDER BY i.run_id, i.created_at, i.model_id
+
+-- name: insert_metrics
+-- A run's metric points for logged models of this workspace, in the caller's transaction (the
+-- run's own series gets them too). Answers the model ids that are not (active) models here;
+-- then nothing is written, and the caller refuses the batch. A repeated point is kept once.
+WITH point AS (
+    SELECT * FROM unnest(%(model_ids)s::text[], %(keys)s::text[], %(values)s::float8[],
+                         %(steps)s::bigint[], %(timestamps)s::bigint[],
+                         %(dataset_names)s::text[], %(dataset_digests)s::text[])
+                  AS p (model_id, key, value, step, timestamp_ms, dataset_name, dataset_digest)
+), missing AS (
+    SELECT DISTINCT p.model_id FROM point p
+    WHERE NOT EXISTS (SELECT 1 FROM logged_model lm
+                      WHERE lm.model_id = p.model_id AND lm.workspace_id = %(ws)s
+                        AND lm.lifecycle_stage = 'active')
+), written AS (
+    INSERT INTO logged_model_metric
+        (model_id, key, value, step, timestamp_ms, run_id, dataset_name, dataset_digest)
+    SELECT p.model_id, p.key, p.value, p.step, p.timestamp_ms, %(run_id)s, p.dataset_name,
+           p.dataset_digest
+    FROM point p
+    WHERE NOT EXISTS (SELECT 1 FROM missing)
+    ON CONFLICT ON CONSTRAINT logged_model_metric_point_uq DO NOTHING
+)
+SELECT model_id FROM missing ORDER BY model_id
 
 -- name: missing_models
 SELECT m.model_id FROM unnest(%(model_ids)s::text[]) AS m (model_id)

@@ -9,7 +9,9 @@ which copies files and takes a few tens of milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +20,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from modelyard.bootstrap.runtime import RUNTIME_ROLE, ensure_runtime_role
+from modelyard.bootstrap.spec import RoleSpec
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_database
 from modelyard.db.migrate import upgrade
 from modelyard.store import Store
@@ -91,11 +95,52 @@ def _drop_database(admin_dsn: str, name: str) -> None:
         )
 
 
+class RuntimeLogin:
+    """The session's runtime role: its spec and password."""
+
+    def __init__(self, role: RoleSpec, password: str) -> None:
+        self.role = role
+        self.password = password
+
+    def url(self, database_url: str) -> str:
+        return psycopg.conninfo.make_conninfo(
+            database_url, user=self.role.name, password=self.password
+        )
+
+
 @pytest.fixture(scope="session")
-def template_db(pg_server: str) -> Iterator[str]:
-    """Name of a database holding the current schema, used as the template of each test DB."""
+def runtime_login(pg_server: str) -> Iterator[RuntimeLogin]:
+    """A runtime role for this session (roles are global to a server: a unique name), dropped
+    at the end; template_db grants it its privileges."""
+    role = dataclasses.replace(RUNTIME_ROLE, name=f"modelyard_rt_{uuid.uuid4().hex[:10]}")
+    yield RuntimeLogin(role, secrets.token_urlsafe(24))
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role.name]).fetchone():
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role.name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role.name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: str, runtime_login: RuntimeLogin) -> Iterator[str]:
+    """Name of a database holding the current schema, used as the template of each test DB.
+
+    The runtime role's grants are made here: object ACLs and the owner's default privileges are
+    part of the database, so each copy carries them.
+    """
     name = f"modelyard_tmpl_{uuid.uuid4().hex[:8]}"
-    upgrade(_create_database(pg_server, name), DEFAULT_SCHEMA)
+    url = _create_database(pg_server, name)
+    upgrade(url, DEFAULT_SCHEMA)
+    with psycopg.connect(url, autocommit=True) as conn:
+        owner = conn.execute("SELECT current_user::text").fetchone()
+        assert owner is not None
+        ensure_runtime_role(
+            conn,
+            runtime_login.role,
+            runtime_login.password,
+            database=name,
+            schema=DEFAULT_SCHEMA,
+            owner=str(owner[0]),
+        )
     yield name
     _drop_database(pg_server, name)
 
@@ -119,26 +164,34 @@ def database_url(pg_server: str, template_db: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pgbouncer_port(pg_server: str) -> Iterator[int]:
-    """The port of a PgBouncer in transaction mode in front of ``pg_server``, for this session."""
+def pgbouncer_port(pg_server: str, runtime_login: RuntimeLogin) -> Iterator[int]:
+    """The port of a PgBouncer in transaction mode in front of ``pg_server``, for this session;
+    the superuser and the runtime role may log in through it."""
     reason = missing_reason()
     if reason is not None:
         pytest.skip(reason)
-    with pgbouncer(pg_server) as port:
+    with pgbouncer(pg_server, {runtime_login.role.name: runtime_login.password}) as port:
         yield port
 
 
 @pytest.fixture
-def app_database_url(database_url: str) -> str:
-    """The URL the app under test connects with: ``database_url`` itself, unless a test folder
-    overrides this to run through PgBouncer too (``pooler_support.route_url``)."""
-    return database_url
+def runtime_url(database_url: str, runtime_login: RuntimeLogin) -> str:
+    """``database_url``'s database, connected as the runtime role (what the server uses)."""
+    return runtime_login.url(database_url)
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    """A store over a fresh database, with a pool large enough for concurrency tests."""
-    opened = await Store.open(database_url, DEFAULT_SCHEMA, min_size=1, max_size=16)
+def app_database_url(runtime_url: str) -> str:
+    """The URL the app under test connects with: ``runtime_url`` itself, unless a test folder
+    overrides this to run through PgBouncer too (``pooler_support.route_url``)."""
+    return runtime_url
+
+
+@pytest.fixture
+async def store(runtime_url: str) -> AsyncIterator[Store]:
+    """A store over a fresh database as the runtime role, with a pool large enough for
+    concurrency tests."""
+    opened = await Store.open(runtime_url, DEFAULT_SCHEMA, min_size=1, max_size=16)
     try:
         yield opened
     finally:

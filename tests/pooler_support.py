@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,8 +42,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def pgbouncer(admin_dsn: str, *, pool_size: int = 20) -> Iterator[int]:
-    """Run PgBouncer in transaction mode in front of the server of ``admin_dsn``; yield its port."""
+def pgbouncer(
+    admin_dsn: str, logins: Mapping[str, str] | None = None, *, pool_size: int = 20
+) -> Iterator[int]:
+    """Run PgBouncer in transaction mode in front of the server of ``admin_dsn``; yield its port.
+
+    ``admin_dsn``'s user may log in through it, and the users of ``logins`` (name: password).
+    """
     binary = PGBOUNCER if Path(PGBOUNCER).exists() else str(shutil.which("pgbouncer"))
     server = psycopg.conninfo.conninfo_to_dict(admin_dsn)
     user, password = str(server.get("user", "")), str(server.get("password", ""))
@@ -52,7 +57,8 @@ def pgbouncer(admin_dsn: str, *, pool_size: int = 20) -> Iterator[int]:
     workdir = Path(tempfile.mkdtemp(prefix="modelyard-pgbouncer-"))
     workdir.chmod(0o755)
     userlist = workdir / "userlist.txt"
-    userlist.write_text(f'"{user}" "{password}"\n')
+    users = {user: password, **(logins or {})}
+    userlist.write_text("".join(f'"{name}" "{secret}"\n' for name, secret in users.items()))
     ini = workdir / "pgbouncer.ini"
     ini.write_text(
         "[databases]\n"

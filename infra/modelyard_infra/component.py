@@ -51,6 +51,10 @@ class ModelyardDatabase(pulumi.ComponentResource):
                 connection_limit=role.connection_limit,
                 password=self.passwords[role.key],
                 search_paths=[spec.schema.name, "public"],
+                # Explicit either way: the owner (migrations, backups, gc) passes FORCE ROW LEVEL
+                # SECURITY; the server's role and the read-only one are bound by the policies.
+                # Only a real superuser can give it (see docs/security.md for managed services).
+                bypass_row_level_security=role.bypass_rls and server.superuser,
                 opts=on_server,
             )
             for role in spec.roles

@@ -64,6 +64,28 @@ def test_roles_log_in_with_their_own_connection_limits(default: Deployment) -> N
         assert not role.get("superuser") and not role.get("createRole")
 
 
+def test_only_the_owner_bypasses_rls_and_the_app_role_owns_nothing(default: Deployment) -> None:
+    roles = {r.inputs["name"]: r.inputs for r in default.of_type(PG + "role:Role")}
+    assert {name: r["bypassRowLevelSecurity"] for name, r in roles.items()} == {
+        "db_admin": True,
+        "modelyard_app": False,
+        "modelyard_readonly": False,
+    }
+    # Everything the program creates with an owner is owned by db_admin.
+    owners = {
+        r.inputs.get("owner")
+        for r in default.resources
+        if r.typ in (PG + "database:Database", PG + "schema:Schema")
+    }
+    assert owners == {"db_admin"}
+
+
+def test_without_a_superuser_no_role_bypasses_rls() -> None:
+    d = deploy({"server": {"username": "cloudadmin", "superuser": False}}, SERVER_SECRETS)
+    roles = d.of_type(PG + "role:Role")
+    assert [r.inputs["bypassRowLevelSecurity"] for r in roles] == [False] * 3
+
+
 def test_app_role_reads_and_writes_rows_but_cannot_change_the_schema(default: Deployment) -> None:
     expected = {
         "database": {"CONNECT", "TEMPORARY"},

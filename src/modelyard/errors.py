@@ -210,6 +210,14 @@ class RestoreRefused(BackupError):
     http_status = 409
 
 
+class UnsafeDatabaseRole(ModelyardError):
+    """The server would connect as a role that row-level security does not bind (a superuser,
+    BYPASSRLS, or the owner of the schema's objects) with authentication on."""
+
+    code = "UNSAFE_DATABASE_ROLE"
+    http_status = 500
+
+
 class BootstrapError(ModelyardError):
     """``modelyard db bootstrap`` cannot make the server match the spec."""
 

@@ -59,6 +59,9 @@ class Settings:
     # Require an API token on every request but /health and /ready (docs/security.md). The CLI
     # turns it on by default when the server binds to a non-loopback address.
     auth: bool = False
+    # With auth on, serve even when the database role bypasses row-level security (a superuser,
+    # BYPASSRLS, an owner of the schema's objects); off: such a server refuses to start.
+    allow_rls_bypass: bool = False
     # With auth on: /metrics needs a server admin's token too (off: Prometheus scrapes it freely).
     metrics_auth: bool = False
     # Webhooks (docs/webhooks.md). Plain http and loopback/private receivers only when allowed.

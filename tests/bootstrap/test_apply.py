@@ -91,6 +91,57 @@ def test_first_run_creates_roles_database_schema_and_extensions(cluster: Cluster
     assert sorted(extensions) == sorted((e.name, "public") for e in spec.extensions)
 
 
+def bypassrls(c: Cluster) -> dict[str, bool]:
+    found = rows(
+        c.server,
+        "SELECT rolname, rolbypassrls FROM pg_roles WHERE rolname = ANY(%s)",
+        [r.name for r in c.spec.roles],
+    )
+    return {str(name): bool(bypass) for name, bypass in found}
+
+
+def owned_in_schema(c: Cluster, key: str) -> int:
+    ((count,),) = rows(
+        c.dsn(),
+        "SELECT (SELECT count(*) FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace "
+        "        WHERE n.nspname = %s AND k.relowner = r.oid) "
+        "     + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "        WHERE n.nspname = %s AND p.proowner = r.oid) "
+        "     + (SELECT count(*) FROM pg_namespace n WHERE n.nspowner = r.oid) "
+        "FROM pg_roles r WHERE r.rolname = %s",
+        c.schema,
+        c.schema,
+        c.role_name(key),
+    )
+    return int(count)
+
+
+def test_only_the_owner_bypasses_rls_and_the_app_role_owns_nothing(cluster: Cluster) -> None:
+    """Row-level security binds the server: its role has no BYPASSRLS and owns no object (an
+    owner skips unforced policies); the owner has BYPASSRLS for migrations, backups and gc."""
+    bootstrap(cluster.server, cluster.spec, cluster.passwords)
+    upgrade(cluster.dsn("admin"), cluster.schema)
+    assert bypassrls(cluster) == {
+        cluster.role_name("admin"): True,
+        cluster.role_name("app"): False,
+        cluster.role_name("readonly"): False,
+    }
+    assert owned_in_schema(cluster, "app") == 0
+    assert owned_in_schema(cluster, "readonly") == 0
+    assert owned_in_schema(cluster, "admin") > 0
+    # Drift either way is put back.
+    app, owner = (sql.Identifier(cluster.role_name(k)) for k in ("app", "admin"))
+    with psycopg.connect(cluster.server, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} BYPASSRLS").format(app))
+        conn.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(owner))
+    report = bootstrap(cluster.server, cluster.spec, cluster.passwords)
+    detail = {c.name: c.detail for c in report.changes if c.kind == "role"}
+    assert detail[cluster.role_name("app")] == "no bypassrls"
+    assert detail[cluster.role_name("admin")] == "bypassrls"
+    assert bypassrls(cluster)[cluster.role_name("app")] is False
+    assert bypassrls(cluster)[cluster.role_name("admin")] is True
+
+
 def test_passwords_are_stored_as_scram_verifiers_of_the_given_ones(cluster: Cluster) -> None:
     bootstrap(cluster.server, cluster.spec, cluster.passwords)
     for key in ("admin", "app", "readonly"):
@@ -263,6 +314,10 @@ def test_an_administrator_that_is_not_a_superuser_can_bootstrap(cluster: Cluster
     admin_dsn = cluster.new_role("master", sql.SQL("LOGIN CREATEROLE CREATEDB"))
     report = bootstrap(admin_dsn, cluster.spec, cluster.passwords)
     done = actions(report)
+    # It cannot give BYPASSRLS: the owner is made without, and the report says so.
+    owner = next(c for c in report.changes if c.name == cluster.role_name("admin"))
+    assert (owner.action, "without BYPASSRLS" in owner.detail) == (Action.CREATED, True)
+    assert not any(bypassrls(cluster).values())
     assert done["extension pg_trgm"] is Action.CREATED  # trusted: the owner's member may
     # pg_stat_statements is not trusted: only a superuser may create it, so it is skipped.
     assert done["extension pg_stat_statements"] is Action.SKIPPED

@@ -18,8 +18,8 @@ Pool = AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]
 
 
 @pytest.fixture
-async def one_connection_pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await open_pool(database_url, DEFAULT_SCHEMA, min_size=1, max_size=1)
+async def one_connection_pool(runtime_url: str) -> AsyncIterator[Pool]:
+    pool = await open_pool(runtime_url, DEFAULT_SCHEMA, min_size=1, max_size=1)
     try:
         yield pool
     finally:

@@ -28,9 +28,9 @@ DEFAULT_PATH = '"$user", public'
 
 @pytest.fixture(params=ROUTES)
 async def pool(
-    request: pytest.FixtureRequest, database_url: str
+    request: pytest.FixtureRequest, runtime_url: str
 ) -> AsyncIterator[SchemaPool]:
-    url = route_url(request, str(request.param), database_url)
+    url = route_url(request, str(request.param), runtime_url)
     opened = await open_pool(url, DEFAULT_SCHEMA, max_size=2, prepared_statements=False)
     try:
         yield opened

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from modelyard.auth.access import Access, protect
+from modelyard.bootstrap.runtime import check_serving_role
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_database, with_schema
 from modelyard.db.migrate import upgrade
 from modelyard.errors import PermissionDenied
@@ -124,6 +125,15 @@ def test_each_role_can_do_its_job_and_no_more(roles: Roles) -> None:
         "CREATE TEMP TABLE t (a integer)",
     ):
         _refused(roles.readonly, statement)
+
+
+def test_only_the_owner_bypasses_rls(roles: Roles) -> None:
+    upgrade(roles.admin, DEFAULT_SCHEMA)
+    app = check_serving_role(with_schema(roles.app, DEFAULT_SCHEMA), DEFAULT_SCHEMA)
+    readonly = check_serving_role(with_schema(roles.readonly, DEFAULT_SCHEMA), DEFAULT_SCHEMA)
+    owner = check_serving_role(with_schema(roles.admin, DEFAULT_SCHEMA), DEFAULT_SCHEMA)
+    assert app.safe and readonly.safe
+    assert (owner.superuser, owner.bypassrls, owner.owned > 0) == (False, True, True)
 
 
 @pytest.mark.anyio

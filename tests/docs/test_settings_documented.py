@@ -63,6 +63,15 @@ def test_the_cli_has_environment_variables() -> None:
     assert {"MODELYARD_DATABASE_URL", "MODELYARD_POOL_SIZE", "MODELYARD_URL"} <= cli_variables()
 
 
+def test_the_rls_bypass_override_is_documented_where_it_matters() -> None:
+    """The escape hatch from the server's role check is named where operators look: the
+    deployment guide (how to run) and the security page (what it gives up)."""
+    assert "MODELYARD_ALLOW_RLS_BYPASS" in cli_variables()
+    for page in ("deployment.md", "security.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert "--allow-rls-bypass" in text and "MODELYARD_ALLOW_RLS_BYPASS" in text, page
+
+
 def test_every_cli_variable_is_documented() -> None:
     text = documented_text()
     missing = sorted(v for v in cli_variables() if not re.search(rf"\b{v}\b", text))

@@ -34,9 +34,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def running_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+def running_server(runtime_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     """A ``modelyard server`` process over a fresh database, stopped after the test."""
-    with started_server(database_url, tmp_path) as server:
+    with started_server(runtime_url, tmp_path) as server:
         yield server
 
 

@@ -163,9 +163,9 @@ async def test_tokens_never_reach_the_logs(
 
 
 async def test_metrics_can_require_a_server_admin(
-    database_url: str, auth_settings: Settings, people: dict[str, str]
+    runtime_url: str, auth_settings: Settings, people: dict[str, str]
 ) -> None:
-    app = create_app(dataclasses.replace(auth_settings, metrics_auth=True), database_url)
+    app = create_app(dataclasses.replace(auth_settings, metrics_auth=True), runtime_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:

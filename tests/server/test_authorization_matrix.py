@@ -145,8 +145,8 @@ def body_for(operation: Operation) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def matrix_api(database_url: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(dataclasses.replace(settings, auth=True, ui_secret=UI_SECRET), database_url)
+async def matrix_api(runtime_url: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(dataclasses.replace(settings, auth=True, ui_secret=UI_SECRET), runtime_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as c:

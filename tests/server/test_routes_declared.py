@@ -122,9 +122,9 @@ async def test_routes_added_after_the_app_was_built_are_guarded() -> None:
 
 
 async def test_a_route_list_replaced_after_create_app_is_guarded_at_start(
-    database_url: str, settings: Settings
+    runtime_url: str, settings: Settings
 ) -> None:
-    app = create_app(settings, database_url)
+    app = create_app(settings, runtime_url)
     app.router.routes = [*app.router.routes, Route("/replaced", _ok)]
     async with app.router.lifespan_context(app):
         assert await _statuses(app, ["/replaced"]) == [403]

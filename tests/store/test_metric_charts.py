@@ -7,6 +7,7 @@ import math
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from _metric_runs import create_run
 from psycopg import sql
@@ -150,7 +151,7 @@ async def test_summaries_are_written_with_the_points(store: Store) -> None:
         assert tuple(summary) == summarise(steps_, times, vals)
 
 
-async def test_a_chart_only_reads(store: Store, database_url: str) -> None:
+async def test_a_chart_only_reads(store: Store, database_url: str, runtime_url: str) -> None:
     run = await create_run(store)
     values = wave(300_000)
     values[222_223] = 60.0
@@ -158,13 +159,14 @@ async def test_a_chart_only_reads(store: Store, database_url: str) -> None:
     # From here on every transaction of the database is read-only: a chart that wrote
     # (summaries made on first read) would fail.
     name = conninfo_to_dict(database_url)["dbname"]
-    async with pooled(store.pool) as conn:
+    # As the database's owner: the store's runtime role may not alter the database.
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await conn.execute(
             sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
                 sql.Identifier(str(name))
             )
         )
-    reader = await Store.open(database_url, DEFAULT_SCHEMA)
+    reader = await Store.open(runtime_url, DEFAULT_SCHEMA)
     try:
         chart = await reader.metric_charts.series(run, "loss", buckets=800)
         extremes = await reader.overview.metric_extremes([run], ["loss"])

@@ -13,9 +13,9 @@ from modelyard.store._base import Pool, Repository
 
 
 @pytest.fixture
-async def repo(database_url: str) -> AsyncIterator[Repository]:
+async def repo(runtime_url: str) -> AsyncIterator[Repository]:
     # One connection, so every block below gets the connection the previous one returned.
-    pool: Pool = await open_pool(database_url, DEFAULT_SCHEMA, min_size=1, max_size=1)
+    pool: Pool = await open_pool(runtime_url, DEFAULT_SCHEMA, min_size=1, max_size=1)
     try:
         yield Repository(pool)
     finally:

@@ -29,9 +29,9 @@ async def _seen(repo: Repository, *, read: bool) -> tuple[object, ...] | None:
 
 @pytest.mark.parametrize("read", [False, True], ids=["transaction", "read"])
 async def test_one_connection_alternating_callers_carries_each_scope_alone(
-    database_url: str, read: bool
+    runtime_url: str, read: bool
 ) -> None:
-    store = await Store.open(database_url, DEFAULT_SCHEMA, min_size=1, max_size=1)
+    store = await Store.open(runtime_url, DEFAULT_SCHEMA, min_size=1, max_size=1)
     repo = store.experiments
     try:
         for workspace_id in (7, 8, 7, 8):

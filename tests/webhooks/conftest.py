@@ -39,10 +39,10 @@ async def public_resolver(host: str, port: int) -> list[str]:
 
 
 @pytest.fixture
-def make_app(database_url: str, base_settings: Settings) -> AppFactory:
+def make_app(runtime_url: str, base_settings: Settings) -> AppFactory:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Running]:
-        app = create_app(dataclasses.replace(base_settings, **overrides), database_url)
+        app = create_app(dataclasses.replace(base_settings, **overrides), runtime_url)
         async with app.router.lifespan_context(app):
             # No DNS in tests: names resolve to a public address unless a test says otherwise.
             app.state.webhooks.resolver = public_resolver

@@ -15,14 +15,16 @@ from modelyard.sql import query
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
-# Attributes no modelyard role may have, with the keyword that takes each away.
+# Attributes no modelyard role may have, with the keyword that takes each away. BYPASSRLS is
+# the owner's alone (RoleSpec.bypass_rls); every other role loses it.
 _FORBIDDEN: dict[str, sql.SQL] = {
     "superuser": sql.SQL("NOSUPERUSER"),
     "createdb": sql.SQL("NOCREATEDB"),
     "createrole": sql.SQL("NOCREATEROLE"),
     "replication": sql.SQL("NOREPLICATION"),
-    "bypassrls": sql.SQL("NOBYPASSRLS"),
 }
+# Said when the owner should have BYPASSRLS but the administrator cannot give it.
+NO_BYPASS_NOTE = "without BYPASSRLS (the administrator cannot grant it; see docs/security.md)"
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,18 @@ def reconcile_role(
     password: str | None,
     schema: str,
     superuser: bool,
+    *,
+    can_bypass: bool | None = None,
 ) -> Change:
-    """Create ``role`` or bring it in line with the spec; the caller holds a transaction."""
+    """Create ``role`` or bring it in line with the spec; the caller holds a transaction.
+
+    ``can_bypass``: whether the administrator may give BYPASSRLS (default: if a superuser); an
+    owner that should have it but cannot get it is made without, and its creation says so.
+    """
     name = sql.Identifier(role.name)
+    can_bypass = superuser if can_bypass is None else can_bypass
+    bypass = role.bypass_rls and can_bypass
+    note = NO_BYPASS_NOTE if role.bypass_rls and not can_bypass else ""
     if state is None:
         if password is None:  # preflight refuses this; never create a login without one
             raise ValueError(f"no password for new role {role.name}")
@@ -94,12 +105,13 @@ def reconcile_role(
             sql.SQL(query("bootstrap.create_role")).format(
                 role=name,
                 login=_login(role),
+                bypassrls=sql.SQL("BYPASSRLS" if bypass else "NOBYPASSRLS"),
                 limit=sql.Literal(role.connection_limit),
                 password=_verifier(conn, role, password),
             )
         )
         _set_search_path(conn, role, schema)
-        return Change("role", role.name, Action.CREATED)
+        return Change("role", role.name, Action.CREATED, note)
     changed: list[str] = []
     options: list[sql.Composable] = []
     if state.login != role.login:
@@ -109,6 +121,12 @@ def reconcile_role(
         if getattr(state, attribute):
             options.append(keyword)
             changed.append(f"no {attribute}")
+    if state.bypassrls and not role.bypass_rls:
+        options.append(sql.SQL("NOBYPASSRLS"))
+        changed.append("no bypassrls")
+    elif bypass and not state.bypassrls:
+        options.append(sql.SQL("BYPASSRLS"))
+        changed.append("bypassrls")
     if state.connection_limit != role.connection_limit:
         options += [sql.SQL("CONNECTION LIMIT"), sql.Literal(role.connection_limit)]
         changed.append(f"connection limit {state.connection_limit} -> {role.connection_limit}")

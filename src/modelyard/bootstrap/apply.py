@@ -32,6 +32,7 @@ class _Server:
 
     user: str
     superuser: bool
+    can_bypass: bool  # may give the owner BYPASSRLS
     roles: dict[str, RoleState]
     # (owner, encoding, connection limit), or None when the database does not exist yet
     database: tuple[str, str, int] | None
@@ -91,6 +92,7 @@ def _survey(conn: Conn, spec: Spec) -> _Server:
     return _Server(
         user=str(me[0]),
         superuser=bool(me[1]),
+        can_bypass=bool(me[2]),
         roles=read_roles(conn, [role.name for role in spec.roles]),
         database=(str(database[0]), str(database[1]), int(database[2]))  # type: ignore[call-overload]
         if database
@@ -138,7 +140,15 @@ def _roles(conn: Conn, server: _Server, spec: Spec, passwords: Mapping[str, str]
             state = server.roles.get(role.name)
             password = passwords.get(role.key)
             changes.append(
-                reconcile_role(conn, role, state, password, spec.schema.name, server.superuser)
+                reconcile_role(
+                    conn,
+                    role,
+                    state,
+                    password,
+                    spec.schema.name,
+                    server.superuser,
+                    can_bypass=server.can_bypass,
+                )
             )
         if not server.superuser:
             is_member = conn.execute(query("bootstrap.is_member"), [spec.owner.name]).fetchone()

@@ -116,6 +116,14 @@ class RoleSpec:
     def privileges(self) -> Privileges:
         return PRIVILEGES[self.access]
 
+    @property
+    def bypass_rls(self) -> bool:
+        """Whether the role gets BYPASSRLS: the owner only. Migrations, backups (pg_dump refuses
+        to dump a table whose policies would hide rows from it) and garbage collection work
+        across workspaces, and FORCE ROW LEVEL SECURITY binds even the tables' owner. Every
+        other role, the server's above all, must stay bound by the policies."""
+        return self.access is Access.OWNER
+
 
 @dataclass(frozen=True)
 class ExtensionSpec:

@@ -33,8 +33,12 @@ TOKEN_COLUMNS = [
 
 @contextmanager
 def _database(settings: Settings) -> Iterator[admin.Conn]:
-    # for_serving: the embedded database gets its schema on first use, as the server does.
-    with open_database(settings, for_serving=True) as dsn, admin.connect(dsn, settings.schema) as c:
+    # for_serving: the embedded database gets its schema on first use, as the server does;
+    # as_owner: these commands manage every workspace, which the runtime role cannot see.
+    with (
+        open_database(settings, for_serving=True, as_owner=True) as dsn,
+        admin.connect(dsn, settings.schema) as c,
+    ):
         yield c
 
 

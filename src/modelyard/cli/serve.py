@@ -106,6 +106,14 @@ def auth_notice(host: str, auth: bool) -> str:
     help="Require an API token (Authorization: Bearer) on every request but /health and /ready.",
 )
 @option(
+    "--allow-rls-bypass",
+    envvar="MODELYARD_ALLOW_RLS_BYPASS",
+    is_flag=True,
+    default=False,
+    help="With --auth, serve even when the --database-url role is a superuser, has BYPASSRLS "
+    "or owns the tables (row-level security then does not isolate workspaces).",
+)
+@option(
     "--metrics-auth/--no-metrics-auth",
     envvar="MODELYARD_METRICS_AUTH",
     default=False,
@@ -140,6 +148,7 @@ def server(
     request_timeout: float,
     webhook_dispatcher: bool,
     auth: bool | None,
+    allow_rls_bypass: bool,
     metrics_auth: bool,
     admin_user: str | None,
     admin_token_file: Path | None,
@@ -162,6 +171,7 @@ def server(
         prepared_statements=prepared_statements,
         webhook_dispatcher=webhook_dispatcher,
         auth=auth_enabled(host, auth),
+        allow_rls_bypass=allow_rls_bypass,
         metrics_auth=metrics_auth,
     )
     settings = with_webhook_settings(settings, webhook_values)
@@ -169,7 +179,9 @@ def server(
         raise click.UsageError("--admin-user needs --admin-token-file (MODELYARD_ADMIN_TOKEN_FILE)")
     with open_database(settings, for_serving=True) as dsn:
         if admin_user is not None and admin_token_file is not None:
-            _first_admin(dsn, settings.schema, admin_user, admin_token_file)
+            # As the owner where modelyard knows it (embedded): like `modelyard users create`.
+            with open_database(settings) as owner_dsn:
+                _first_admin(owner_dsn, settings.schema, admin_user, admin_token_file)
         click.echo(f"modelyard serving on http://{host}:{port} ({workers} worker(s))", err=True)
         click.echo(auth_notice(host, settings.auth), err=True)
         serve(settings, dsn)

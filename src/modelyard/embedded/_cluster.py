@@ -91,11 +91,11 @@ class Cluster:
         self._give_to_server(scratch)
         self._check_access(scratch)
         password = secrets.token_urlsafe(24)
-        _write_private(self.layout.password_file, password + "\n")
+        write_private(self.layout.password_file, password + "\n")
         # initdb reads the password from a file (never the command line). A copy the server's
         # account can read: a dedicated user can open neither pg.password nor root's stdin pipe.
         pwfile = self.layout.root / "pg.initdb.pw"
-        _write_private(pwfile, password + "\n")
+        write_private(pwfile, password + "\n")
         self._give_to_server(pwfile)
         args = [
             str(pg_tool("initdb", self.bin_dir)),
@@ -215,7 +215,7 @@ class Cluster:
             raise PrivilegeError(f"user {name!r} cannot run {postgres}")
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         os.fchmod(out.fileno(), 0o600)  # O_CREAT's mode does not apply to an existing file

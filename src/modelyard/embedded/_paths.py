@@ -39,6 +39,11 @@ class Layout:
         return self.root / "pg.password"
 
     @property
+    def runtime_password_file(self) -> Path:
+        """The password of the server's runtime role (bootstrap/runtime.py), mode 0600."""
+        return self.root / "pg.runtime.password"
+
+    @property
     def log_file(self) -> Path:
         return self.root / "pg.log"
 

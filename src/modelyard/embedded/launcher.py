@@ -8,6 +8,9 @@ Layout of a data directory (``MODELYARD_DATA_DIR``), all of it created on first 
                  killed initdb never leaves a half-made pg/
     pg.password  the superuser's generated password (mode 0600); pg.initdb.pw is its
                  short-lived copy for initdb, owned by the server's account
+    pg.runtime.password
+                 the password of the role the modelyard server connects as (mode 0600),
+                 made on the first serving start (database.open_database)
     pg.log       the server log, appended to by every start
     pg.lock      flock held while a process inspects, initializes, starts or stops the server,
                  so two processes starting at once end up with one server
@@ -27,8 +30,11 @@ left by ``start()`` is never stopped by sessions, only by ``stop()``. A stale po
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
+import secrets
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -39,7 +45,14 @@ from urllib.parse import quote
 
 import psycopg
 
-from modelyard.embedded._cluster import HOST, SUPERUSER, Cluster, SettingValue, render_settings
+from modelyard.embedded._cluster import (
+    HOST,
+    SUPERUSER,
+    Cluster,
+    SettingValue,
+    render_settings,
+    write_private,
+)
 from modelyard.embedded._lock import FileLock, read_text
 from modelyard.embedded._paths import Layout, default_data_dir, wheel_bin_dir
 from modelyard.embedded._process import choose_runner, is_postmaster_of, read_pid_file
@@ -62,6 +75,10 @@ class Server:
     data_dir: Path
     owned: bool  # True when this session will stop the server as it ends
     user: str = SUPERUSER
+
+    def as_user(self, user: str, password: str) -> Server:
+        """The same server, reached as another role."""
+        return dataclasses.replace(self, user=user, password=password)
 
     def dsn(self, dbname: str = "postgres") -> str:
         """A libpq URI for ``dbname``, e.g. ``postgresql://postgres:...@127.0.0.1:5432/app``."""
@@ -281,6 +298,23 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(
                 f"password file {self.layout.password_file} is missing"
             ) from None
+
+    def runtime_password(self) -> str:
+        """The runtime role's password, made (random, mode 0600) when the file is missing.
+
+        Created with a hard link from a private temporary file, so two processes starting at
+        once end up with the same password and a reader never sees a half-written file.
+        """
+        path = self.layout.runtime_password_file
+        if not path.exists():
+            scratch = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            try:
+                write_private(scratch, secrets.token_urlsafe(24) + "\n")
+                with contextlib.suppress(FileExistsError):
+                    os.link(scratch, path)
+            finally:
+                scratch.unlink(missing_ok=True)
+        return path.read_text().strip()
 
     def _get_cluster(self) -> Cluster:
         # Built lazily: choosing a runner as root probes user namespaces with a subprocess.

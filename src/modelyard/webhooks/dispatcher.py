@@ -8,6 +8,12 @@ retries under the same delivery id. Only one delivery per webhook is in flight, 
 a slow or dead receiver holds one slot of ``concurrency`` for at most the timeout, and delays
 only its own webhook's queue. ``LISTEN modelyard_webhooks`` wakes the loop when an event commits;
 without it (a pooler that cannot LISTEN) it polls every ``poll_interval`` seconds.
+
+The dispatcher connects as the server's runtime role, which row-level security confines to the
+workspace of each transaction's scope; so it visits the workspaces one by one (their list comes
+from the ``workspace`` table, which every scope can read), claiming and recording inside each
+one's scope (``caller.background``). No function bypasses row-level security for it. Each step
+starts at the next workspace in turn, so a busy one cannot keep the others' deliveries waiting.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 import psycopg
 
+from modelyard.auth import caller
 from modelyard.db.conninfo import for_pool
 from modelyard.errors import ModelyardError
 from modelyard.settings import Settings
@@ -55,6 +62,7 @@ class Dispatcher(Repository):
         self._settings = settings
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._turn = 0  # where the next claim starts in the list of workspaces
 
     @property
     def lease_seconds(self) -> float:
@@ -123,7 +131,28 @@ class Dispatcher(Repository):
         self._in_flight.discard(task)
         self._wake.set()
 
+    async def _workspaces(self) -> list[tuple[int, str]]:
+        async with self.read() as conn:
+            cur = await conn.execute(query("webhooks.workspaces"))
+            rows = await cur.fetchall()
+        return [(int(str(ws)), str(name)) for ws, name in rows]
+
     async def _claim(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` due deliveries, workspace by workspace from this step's turn on."""
+        workspaces = await self._workspaces()
+        if not workspaces:
+            return []
+        start = self._turn % len(workspaces)
+        self._turn = start + 1
+        claimed: list[dict[str, Any]] = []
+        for workspace_id, name in workspaces[start:] + workspaces[:start]:
+            if len(claimed) >= limit:
+                break
+            with caller.background(workspace_id, name):
+                claimed += await self._claim_in_scope(limit - len(claimed))
+        return claimed
+
+    async def _claim_in_scope(self, limit: int) -> list[dict[str, Any]]:
         # One statement (atomic by itself), so no BEGIN/COMMIT round trips: see webhooks.sql.
         async with self.read() as conn:
             cur = await conn.execute(
@@ -135,10 +164,17 @@ class Dispatcher(Repository):
             return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def _next_due(self) -> float | None:
-        async with self.read() as conn:
-            cur = await conn.execute(query("webhooks.next_due"))
-            row = await cur.fetchone()
-        return None if row is None or row[0] is None else float(row[0])  # type: ignore[arg-type]
+        """Seconds until the first delivery of any workspace is due; None when none is pending."""
+        soonest: float | None = None
+        for workspace_id, name in await self._workspaces():
+            with caller.background(workspace_id, name):
+                async with self.read() as conn:
+                    cur = await conn.execute(query("webhooks.next_due"))
+                    row = await cur.fetchone()
+            if row is not None and row[0] is not None:
+                due = float(row[0])  # type: ignore[arg-type]
+                soonest = due if soonest is None else min(soonest, due)
+        return soonest
 
     async def _deliver(self, job: dict[str, Any], sender: Sender) -> None:
         try:
@@ -167,9 +203,11 @@ class Dispatcher(Repository):
             "body": outcome.body,
         }
         try:
-            async with self.read() as conn:  # one statement, as the claim
-                cur = await conn.execute(query("webhooks.record"), args)
-                row = await cur.fetchone()
+            # In the delivery's own workspace: its task was started outside any scope.
+            with caller.background(job["workspace_id"], job["workspace_name"]):
+                async with self.read() as conn:  # one statement, as the claim
+                    cur = await conn.execute(query("webhooks.record"), args)
+                    row = await cur.fetchone()
         except ModelyardError as exc:
             # The lease runs out and another attempt follows, under the same delivery id.
             log.warning("webhook attempt not recorded", extra={"error": exc.message})

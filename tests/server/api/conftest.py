@@ -17,8 +17,9 @@ def route(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def app_database_url(request: pytest.FixtureRequest, route: str, database_url: str) -> str:
-    return route_url(request, route, database_url)
+def app_database_url(request: pytest.FixtureRequest, route: str, runtime_url: str) -> str:
+    """The runtime role's URL, directly or through PgBouncer."""
+    return route_url(request, route, runtime_url)
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ SIZE = 8 * 1024 * 1024
 
 
 async def test_a_preview_never_reads_a_large_file_whole(
-    database_url: str, settings: Settings
+    runtime_url: str, settings: Settings
 ) -> None:
-    app = create_app(settings, database_url)
+    app = create_app(settings, runtime_url)
     pulled: list[int] = []
     async with app.router.lifespan_context(app):
         store = app.state.artifacts

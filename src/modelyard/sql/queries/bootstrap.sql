@@ -3,7 +3,11 @@
 -- no bind parameters.
 
 -- name: whoami
-SELECT current_user::text, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user
+-- Who bootstraps, and whether they may give a role BYPASSRLS: a superuser may; from
+-- PostgreSQL 16 on, so may a CREATEROLE role that has BYPASSRLS itself.
+SELECT current_user::text, rolsuper,
+       rolsuper OR (rolbypassrls AND current_setting('server_version_num')::int >= 160000)
+FROM pg_catalog.pg_roles WHERE rolname = current_user
 
 -- name: roles
 SELECT rolname::text, rolcanlogin, rolconnlimit, rolsuper, rolcreatedb, rolcreaterole,
@@ -81,7 +85,7 @@ CROSS JOIN LATERAL pg_catalog.aclexplode(da.defaclacl) AS a
 WHERE n.nspname = %(schema)s AND a.grantee = %(grantee)s
 
 -- name: create_role
-CREATE ROLE {role} WITH {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+CREATE ROLE {role} WITH {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION {bypassrls}
     CONNECTION LIMIT {limit} PASSWORD {password}
 
 -- name: alter_role
@@ -142,3 +146,27 @@ ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} REVOKE ALL ON {obje
 -- name: grant_defaults
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema}
     GRANT {privileges} ON {objects} TO {grantee}
+
+-- name: runtime_lock
+-- Held by the transaction that creates or reconciles a runtime role (bootstrap/runtime.py).
+SELECT pg_advisory_xact_lock(hashtext('modelyard.runtime_role'))
+
+-- name: serving_role
+-- The role a server connects as, and how many things of its schema it owns, directly or through
+-- a role it has the privileges of (owners and their members skip row-level security unless the
+-- table FORCEs it): the schema itself, its relations, functions and stand-alone types.
+SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
+       (SELECT count(*) FROM pg_catalog.pg_namespace AS n
+        WHERE n.nspname = %(schema)s AND pg_catalog.pg_has_role(r.oid, n.nspowner, 'USAGE'))
+     + (SELECT count(*) FROM pg_catalog.pg_class AS c
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(schema)s AND pg_catalog.pg_has_role(r.oid, c.relowner, 'USAGE'))
+     + (SELECT count(*) FROM pg_catalog.pg_proc AS p
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+        WHERE n.nspname = %(schema)s AND pg_catalog.pg_has_role(r.oid, p.proowner, 'USAGE'))
+     + (SELECT count(*) FROM pg_catalog.pg_type AS t
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = t.typnamespace
+        WHERE n.nspname = %(schema)s AND t.typrelid = 0 AND t.typelem = 0
+          AND pg_catalog.pg_has_role(r.oid, t.typowner, 'USAGE'))
+FROM pg_catalog.pg_roles AS r
+WHERE r.rolname = current_user

@@ -212,6 +212,11 @@ JOIN webhook w ON w.webhook_id = h.webhook_id AND w.status = 'ACTIVE'
 -- name: listen
 LISTEN modelyard_webhooks
 
+-- name: workspaces
+-- Every workspace, for the dispatcher to visit one by one: the workspace table is readable in
+-- any scope (it has no row-level security), the queues only in their own workspace's.
+SELECT workspace_id, name FROM workspace ORDER BY workspace_id
+
 -- name: record
 -- One attempt's outcome and its log row, in one statement (autocommit, relaxed as in claim).
 -- Fenced by the attempt number: a dispatcher whose lease was taken over changes nothing (its

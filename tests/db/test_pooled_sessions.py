@@ -28,9 +28,11 @@ DEFAULT_PATH = '"$user", public'
 
 @pytest.fixture(params=ROUTES)
 async def pool(
-    request: pytest.FixtureRequest, runtime_url: str
+    request: pytest.FixtureRequest, database_url: str
 ) -> AsyncIterator[SchemaPool]:
-    url = route_url(request, str(request.param), runtime_url)
+    # As the superuser, whose role sets no search_path (the runtime role's does, as `db
+    # bootstrap` makes it): what a transaction sees is then its own doing.
+    url = route_url(request, str(request.param), database_url)
     opened = await open_pool(url, DEFAULT_SCHEMA, max_size=2, prepared_statements=False)
     try:
         yield opened

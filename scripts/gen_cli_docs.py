@@ -131,6 +131,18 @@ modelyard tokens list --user alice
 modelyard tokens revoke 3f9c0a1b2d4e
 ```
 """,
+    "audit": """\
+The audit log, on the database like `db upgrade`: every change to experiments, runs, models,
+datasets, webhooks, users and tokens, and every refused request, with who, from where and the
+request id. `verify` walks each workspace's hash chain and exits 1 at the first row deleted or
+edited; `list` filters and prints `--json`; `prune` drops whole months (needs the schema's owner).
+
+```sh
+modelyard audit verify
+modelyard audit list --workspace default --action update --since 2026-01-01 --json
+modelyard audit prune --before 2025-07
+```
+""",
     "worker": """\
 Delivers webhooks without serving HTTP, for deployments that keep delivery apart from the API
 (start those servers with `--no-webhook-dispatcher`). Any number of workers and servers may

@@ -1,4 +1,4 @@
-"""Garbage collection: purge what was deleted long ago, old ingest receipts and artifact bytes.
+"""Garbage collection: purge what was deleted long ago, expired receipts and artifact bytes.
 
 Deleting a run or an experiment is soft (``restore`` undoes it); ``modelyard gc`` makes it final
 once the deletion is older than a grace period, and with the run go its artifacts. Logged
@@ -6,11 +6,11 @@ models deleted as long ago go with the files they own (their directory among the
 artifacts), unless a model version is still registered from them; a deleted run whose logged
 model a model version still uses is kept, because the version's files are that run's
 artifacts (deleting the version frees it for the next gc). gc also drops the idempotency
-receipts of metric batches once no client could still retry them (a client gives up after
-minutes; the default keeps them a week), which would otherwise grow by one row per flushed
-batch forever. Last, it removes the bytes of blobs nothing references any more and abandoned
-partial uploads, in the configured artifact store and the postgresql store
-(:mod:`modelyard.artifacts.gc` explains why that never races an upload).
+receipts (of metric batches, and of the API's creating writes) once no client could still
+retry them (a client gives up after minutes; the default TTL is a week), which would otherwise
+grow by one row per flushed batch forever. Last, it removes the bytes of blobs nothing
+references any more and abandoned partial uploads, in the configured artifact store and the
+postgresql store (:mod:`modelyard.artifacts.gc` explains why that never races an upload).
 
 Work goes in small batches, each its own transaction, so gc holds few locks at a time and can run
 beside live traffic; a run restored while gc runs is never purged (the delete re-checks that it
@@ -184,13 +184,15 @@ async def _purge_receipts(
     conn: Conn, params: Mapping[str, object], expected: int, progress: Progress, batch: int
 ) -> int:
     receipts = 0
-    with progress.phase("purging old ingest receipts", expected) as advance:
-        while True:
-            cur = await conn.execute(query("gc.purge_receipts"), {**params, "batch": batch * 10})
-            if cur.rowcount <= 0:
-                return receipts
-            receipts += cur.rowcount
-            advance(cur.rowcount)
+    with progress.phase("purging old receipts", expected) as advance:
+        for purge in ("gc.purge_receipts", "gc.purge_idempotency_receipts"):
+            while True:
+                cur = await conn.execute(query(purge), {**params, "batch": batch * 10})
+                if cur.rowcount <= 0:
+                    break
+                receipts += cur.rowcount
+                advance(cur.rowcount)
+    return receipts
 
 
 async def _collect_bytes(

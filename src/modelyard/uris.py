@@ -11,15 +11,31 @@ import re
 from dataclasses import dataclass
 
 from modelyard.errors import InvalidInput
-from modelyard.limits import ALIAS_PATTERN, check_alias, check_version
+from modelyard.limits import (
+    ALIAS_PATTERN,
+    DIGEST_PATTERN,
+    NAME_PATTERN,
+    check_alias,
+    check_version,
+)
 
 # The forms parse_uri reads, as one pattern that parse_uri checks first and the OpenAPI document
 # states. Versions go up to nine digits here (a version number a regular expression can bound).
-_ALIAS_BODY = ALIAS_PATTERN.removeprefix("^").removesuffix("(?!\\n)$")
+# Names and digests take the characters the name and digest rules allow (no control characters),
+# so a URI the document calls valid never carries a NUL to the database.
+
+
+def _body(pattern: str) -> str:
+    return pattern.removeprefix("^").removesuffix("(?!\\n)$")
+
+
+_ALIAS_BODY = _body(ALIAS_PATTERN)
+_NAME_BODY = _body(NAME_PATTERN)
+_DIGEST_BODY = _body(DIGEST_PATTERN)
 URI_PATTERN = (
-    r"^(?:models:/.+/(?:latest|[1-9][0-9]{0,8})|models:/.+@"
+    rf"^(?:models:/{_NAME_BODY}/(?:latest|[1-9][0-9]{{0,8}})|models:/{_NAME_BODY}@"
     + _ALIAS_BODY
-    + r"|dataset:.+@.+)(?!\n)$"
+    + rf"|dataset:{_NAME_BODY}@{_DIGEST_BODY})(?!\n)$"
 )
 _URI = re.compile(URI_PATTERN)
 

@@ -17,15 +17,12 @@ from modelyard.backup.archive import MANIFEST_MEMBER, Manifest, parse_manifest, 
 SCHEMA = "ml_model_schema"
 POPULATE_SQL = (Path(__file__).parent / "populate.sql").read_text(encoding="utf-8")
 
-_PRIMARY_KEYS = """
-SELECT c.relname::text, array_agg(a.attname::text ORDER BY k.ord)
+_TABLES = """
+SELECT c.relname::text
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
-CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-WHERE n.nspname = %s AND c.relkind = 'r'
-GROUP BY c.relname ORDER BY 1
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY 1
 """
 
 
@@ -43,12 +40,11 @@ def contents(dsn: str) -> dict[str, list[str]]:
     """
     found: dict[str, list[str]] = {}
     with psycopg.connect(dsn) as conn:
-        for table, key in conn.execute(_PRIMARY_KEYS, [SCHEMA]).fetchall():
-            query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(
-                sql.Identifier(SCHEMA, table), sql.SQL(", ").join(map(sql.Identifier, key))
-            )
-            # Sorted again in Python: databases of different collations order text keys
-            # differently, and the contents, not the order, are what must match.
+        for (table,) in conn.execute(_TABLES, [SCHEMA]).fetchall():
+            query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(SCHEMA, table))
+            # Sorted in Python, not by SQL: every table counts, with a primary key or without
+            # (logged_model_metric has a unique key with nullable columns), and databases of
+            # different collations order text differently; the contents are what must match.
             found[table] = sorted(repr(row) for row in conn.execute(query).fetchall())
     return found
 

@@ -217,3 +217,47 @@ def test_public_cannot_connect_to_the_database(provisioned: Cluster) -> None:
         psycopg.connect(dsn).close()
     # The same role can connect where PUBLIC keeps CONNECT: the refusal is the grant's doing.
     psycopg.connect(stranger).close()
+
+
+
+AUDIT_CHANGES = [
+    "UPDATE audit_event SET actor = 'me'",
+    "DELETE FROM audit_event",
+    "TRUNCATE audit_event",
+    "UPDATE {partition} SET actor = 'me'",
+    "DELETE FROM {partition}",
+    "TRUNCATE {partition}",
+    "DELETE FROM audit_chain",
+    "TRUNCATE audit_chain",
+]
+
+
+@pytest.mark.parametrize("statement", AUDIT_CHANGES)
+@pytest.mark.parametrize("then", ["migrated", "bootstrapped-again", "granted-by-hand"])
+def test_app_role_adds_and_reads_audit_rows_but_cannot_change_them(
+    provisioned: Cluster, statement: str, then: str
+) -> None:
+    from modelyard.bootstrap.apply import bootstrap
+
+    c = provisioned
+    execute(c, "app", "INSERT INTO experiment (name) VALUES ('audited')")
+    assert execute(c, "app", "SELECT action, entity FROM audit_event") == [
+        ("insert", "experiment")
+    ]
+    (partition,) = execute(c, "admin", "SELECT audit_partition_name_v1(now())")[0]
+    if then == "bootstrapped-again":  # its grants of every table are taken back on the log
+        bootstrap(c.server, c.spec, c.passwords)
+    elif then == "granted-by-hand":  # as a deployment tool granting every table might: the
+        # triggers still refuse
+        execute(
+            c,
+            "admin",
+            sql.SQL("GRANT UPDATE, DELETE, TRUNCATE ON audit_event, audit_chain, {} TO {}").format(
+                sql.Identifier(partition), sql.Identifier(c.role_name("app"))
+            ),
+        )
+    with pytest.raises(errors.InsufficientPrivilege):
+        execute(c, "app", statement.format(partition=partition))
+    assert execute(c, "admin", "SELECT count(*), min(actor) FROM audit_event") == [
+        (1, f"db:{c.role_name('app')}")
+    ]

@@ -5,6 +5,9 @@
 - The connection from the server to PostgreSQL is cut right after PostgreSQL's COMMIT: the
   server cannot know the batch is stored, answers 503, and the retry finds it stored.
 - 20 concurrent requests with the same key: one effect; the same key with another body: 409.
+
+Each for metric batches, and for run creation and model-version creation (``Target``), where the
+client itself retries with the key it chose: one run or version exists, the one it was answered.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg.conninfo
 import pytest
 from fault_proxy import FaultProxy, fault_proxy
-from fault_support import ServerProcess, stored_steps
+from fault_support import ServerProcess, sql_rows, stored_steps
 
 from modelyard.client import Client
+from modelyard.client import client as client_module
 from modelyard.client._http import ServerUnreachable
 from modelyard.errors import DatabaseUnavailable, IdempotencyKeyReused
 
@@ -141,3 +146,121 @@ def test_the_same_key_with_another_body_is_a_409(
 
 def _url(proxy: FaultProxy) -> str:
     return f"http://127.0.0.1:{proxy.port}"
+
+
+class Target:
+    """A creating call under test (run or model-version creation) and its rows in PostgreSQL."""
+
+    def __init__(self, kind: str, client: Client, database_url: str) -> None:
+        self.kind = kind
+        self.database_url = database_url
+        experiment = client.get_or_create_experiment(f"lost-{kind}")
+        self.experiment_id = int(experiment["experiment_id"])
+        if kind == "version":
+            self.run_id = str(client.create_run(self.experiment_id)["run_id"])
+            client.create_model("lost-model")
+
+    def create(self, client: Client, key: str | None = None, variant: int = 0) -> str:
+        """The id (run) or number (version) the server answered."""
+        if self.kind == "run":
+            run = client.create_run(self.experiment_id, name=f"r{variant}", idempotency_key=key)
+            return str(run["run_id"])
+        source = f"runs:/{self.run_id}/model{variant}"
+        made = client.register_version("lost-model", source, idempotency_key=key)
+        return str(made["version"])
+
+    def stored(self) -> list[str]:
+        if self.kind == "run":
+            statement = (
+                "SELECT replace(run_id::text, '-', '') FROM run"
+                " WHERE experiment_id = %s AND name LIKE 'r%%'"
+            )
+            rows = sql_rows(self.database_url, statement, [self.experiment_id])
+        else:
+            statement = (
+                "SELECT v.version::text FROM model_version v"
+                " JOIN registered_model m USING (model_id) WHERE m.name = 'lost-model'"
+            )
+            rows = sql_rows(self.database_url, statement)
+        return sorted(str(row[0]) for row in rows)
+
+
+KINDS = ["run", "version"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_creation_whose_answer_is_cut_is_retried_to_one_row(
+    server: ServerProcess, database_url: str, kind: str
+) -> None:
+    with fault_proxy("127.0.0.1", server.port) as proxy, Client(_url(proxy)) as client:
+        target = Target(kind, client, database_url)
+        proxy.cut_after(0)  # the first answer is lost after the COMMIT; the client retries
+        answered = target.create(client)
+        assert proxy.cuts == 1
+        stored = target.stored()
+    print(f"\n{kind} creation, answer cut after commit: {len(stored)} stored, retry answered it")
+    assert stored == [answered]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_creation_whose_commit_is_cut_from_postgresql_is_retried_to_one_row(
+    database_url: str, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    with fault_proxy(str(params["host"]), int(str(params["port"]))) as proxy:
+        through = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port)
+        server = ServerProcess(through, tmp_path, args=("--no-webhook-dispatcher",))
+        server.start()
+        try:
+            with Client(server.url) as client:
+                target = Target(kind, client, database_url)
+                key = uuid.uuid4().hex
+                proxy.cut_after_commit()
+                with monkeypatch.context() as only_once:  # the first attempt alone: a 503
+                    only_once.setattr(client_module, "CREATE_ATTEMPTS", 1)
+                    with pytest.raises(DatabaseUnavailable):
+                        target.create(client, key)
+                assert proxy.cuts == 1
+                assert len(target.stored()) == 1, "PostgreSQL did commit"
+                answered = target.create(client, key)  # the retry: the original result
+                stored = target.stored()
+        finally:
+            server.stop()
+    print(f"\n{kind} creation, COMMIT cut from PostgreSQL: {len(stored)} stored after the retry")
+    assert stored == [answered]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_twenty_concurrent_creations_with_one_key_have_one_effect(
+    server: ServerProcess, database_url: str, kind: str
+) -> None:
+    key = uuid.uuid4().hex
+    with Client(server.url) as setup:
+        target = Target(kind, setup, database_url)
+    start = threading.Barrier(20)
+
+    def send(_: int) -> str:
+        with Client(server.url) as client:
+            start.wait()
+            return target.create(client, key)
+
+    with ThreadPoolExecutor(20) as pool:
+        answered = set(pool.map(send, range(20)))
+    stored = target.stored()
+    print(f"\n20 concurrent {kind} creations, one key: {len(stored)} stored, {answered=}")
+    assert stored == sorted(answered) and len(stored) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_creation_key_reused_with_another_body_is_a_409(
+    server: ServerProcess, database_url: str, kind: str
+) -> None:
+    key = uuid.uuid4().hex
+    with Client(server.url) as client:
+        target = Target(kind, client, database_url)
+        first = target.create(client, key)
+        with pytest.raises(IdempotencyKeyReused):
+            target.create(client, key, variant=1)
+        assert target.create(client, key) == first  # the true retry still gets the first answer
+    assert target.stored() == [first]
+

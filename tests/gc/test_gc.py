@@ -131,7 +131,7 @@ def test_gc_command(database_url: str) -> None:
     dry = run("--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines()[0] == (
-        "would purge 0 run(s), 0 experiment(s), 0 logged model(s), 0 ingest receipt(s)"
+        "would purge 0 run(s), 0 experiment(s), 0 logged model(s), 0 idempotency receipt(s)"
     )
     assert dry.stdout.splitlines()[1] == (
         "postgresql: would remove 0 blob(s) (0 B), 0 partial upload(s) (0 B)"

@@ -32,6 +32,8 @@ class Caller:
     session: bool = False
     # The request's id (X-Request-ID), recorded with the events its changes write.
     request_id: str | None = None
+    # The address the request came from (the ASGI client), recorded in the audit log.
+    client_addr: str | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -36,7 +36,8 @@ from modelyard.sql import query
 __all__ = ["Manifest", "backup", "restore", "verify"]
 
 Connection = psycopg.Connection[tuple[object, ...]]
-_TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA )(\S+) (\S+) ")
+# TABLE DATA is a table's rows, TABLE ATTACH a partition's attachment (the audit log's months).
+_TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA |ATTACH )(\S+) (\S+) ")
 
 
 def _modelyard_version() -> str:

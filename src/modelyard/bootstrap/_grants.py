@@ -100,6 +100,15 @@ def revoke_public(conn: Conn, database: str, schema: str) -> Change:
     return Change("grants", "PUBLIC", action, describe(before, after))
 
 
+def _keep_audit_append_only(conn: Conn, schema: str) -> None:
+    """Take back what granting every table gave on the audit log (schema.sql), once it exists."""
+    exists = conn.execute(query("bootstrap.audit_append_only_exists"), [schema]).fetchone()
+    if exists == (True,):
+        conn.execute(
+            sql.SQL(query("bootstrap.audit_append_only")).format(schema=sql.Identifier(schema))
+        )
+
+
 def grant_role(
     conn: Conn, role: str, privileges: Privileges, *, database: str, schema: str, owner: str
 ) -> Change:
@@ -129,6 +138,7 @@ def grant_role(
             run("grant_objects", objects=objects, privileges=_keywords(granted))
             # Migrations run as the owner, so the owner's defaults cover every table they add.
             run("grant_defaults", objects=objects, privileges=_keywords(granted))
+    _keep_audit_append_only(conn, schema)
     after = snapshot(conn, role, schema)
     action = Action.CHANGED if before != after else Action.UNCHANGED
     return Change("grants", role, action, describe(before, after))

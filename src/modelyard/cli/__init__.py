@@ -15,6 +15,7 @@ from modelyard import logs
 from modelyard.cli._common import run_command
 from modelyard.cli._globals import add_global_options, settings_from
 from modelyard.cli.artifacts import artifacts
+from modelyard.cli.audit import audit_group
 from modelyard.cli.backup import backup_command, restore_command
 from modelyard.cli.database import db
 from modelyard.cli.datasets import datasets
@@ -60,6 +61,7 @@ for command in (
     users,
     members,
     tokens,
+    audit_group,
 ):
     cli.add_command(command)
 

@@ -32,7 +32,7 @@ from modelyard.settings import Settings
     "--receipts-older-than",
     type=click.FloatRange(min=0),
     default=7.0,
-    help="Drop metric idempotency receipts older than this many days.",
+    help="Drop idempotency receipts older than this many days (their TTL).",
 )
 @option(
     "--uploads-older-than",
@@ -54,7 +54,7 @@ def gc_command(
     as_json: bool,
 ) -> None:
     """Permanently remove runs, experiments and logged models deleted long ago (with their
-    params, tags, metrics and artifacts), old ingest receipts, artifact blobs nothing
+    params, tags, metrics and artifacts), expired idempotency receipts, artifact blobs nothing
     references and abandoned partial uploads. Restoring them is impossible afterwards."""
     now = dt.datetime.now(dt.UTC)
     progress = NoProgress() if quiet or not sys.stderr.isatty() else RichProgress()
@@ -108,7 +108,7 @@ def _print(report: GcReport) -> None:
     verb = "would purge" if report.dry_run else "purged"
     click.echo(
         f"{verb} {report.runs} run(s), {report.experiments} experiment(s), "
-        f"{report.logged_models} logged model(s), {report.receipts} ingest receipt(s)"
+        f"{report.logged_models} logged model(s), {report.receipts} idempotency receipt(s)"
     )
     if report.pinned_runs:
         click.echo(

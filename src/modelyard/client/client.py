@@ -2,11 +2,17 @@
 
 Every method raises the server's typed errors (:mod:`modelyard.errors`). Lists come back as
 iterators that follow the server's page tokens, so callers never handle cursors themselves.
+
+Creating a run or a model version sends an ``Idempotency-Key`` chosen once per call and retries
+a transient failure (no answer, 502/503/504) with the same key: when the first attempt was
+stored but its answer lost, the retry gets that first answer instead of making a second run.
 """
 
 from __future__ import annotations
 
 import math
+import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,7 @@ from modelyard.client._datasets import DatasetCalls
 from modelyard.client._http import HttpSession
 from modelyard.client._logged_models import LoggedModelCalls
 from modelyard.client._model_files import download_model, model_files, upload_model, version_ref
+from modelyard.client.buffer import is_transient
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 
 Json = dict[str, Any]
@@ -36,6 +43,9 @@ KEEP = _Keep()
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 _FROM_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 MAX_PAGE_SIZE = 1000  # the server's largest page (``limit`` / ``max_results``)
+# A creating call is sent at most this many times, waiting 0.2 s, 0.4 s, ... between attempts:
+# enough to ride out a dropped connection or a server restart, short of hiding an outage.
+CREATE_ATTEMPTS = 5
 
 
 def encode_value(value: float) -> float | str:
@@ -108,6 +118,19 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._session.request(method, path, **kwargs)
+
+    def _create(self, path: str, body: Json, key: str) -> Any:
+        """POST a creating request with idempotency key ``key``, retrying transient failures
+        with the same key (the server replays the first answer if it was stored)."""
+        headers = {"idempotency-key": key}
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self._call("POST", path, body=body, headers=headers)
+            except Exception as exc:
+                if attempt == CREATE_ATTEMPTS or not is_transient(exc):
+                    raise
+            time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _pages(
         self,
@@ -224,7 +247,10 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
         tags: Mapping[str, str] | None = None,
         parent_run_id: str | None = None,
         start_time: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Json:
+        """A new RUNNING run; ``idempotency_key`` (default: a new one per call) makes this call's
+        retries, and a caller's own retry with the same key, create it only once."""
         body = {
             "experiment_id": int(experiment_id),
             "name": name,
@@ -232,8 +258,10 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
             "parent_run_id": parent_run_id,
             "start_time": start_time,
         }
-        result: Json = self._call(
-            "POST", "/runs", body={k: v for k, v in body.items() if v is not None}
+        result: Json = self._create(
+            "/runs",
+            {k: v for k, v in body.items() if v is not None},
+            idempotency_key or uuid.uuid4().hex,
         )
         return result
 
@@ -394,9 +422,12 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
         tags: Mapping[str, str] | None = None,
         create_model: bool = True,
         model_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Json:
         """A new version of model ``name`` (created first when missing and ``create_model``);
-        ``model_id`` names the logged model it is registered from."""
+        ``model_id`` names the logged model it is registered from. ``idempotency_key`` (default:
+        a new one per call) makes retries register one version, not two."""
+        key = idempotency_key or uuid.uuid4().hex
         body = {
             "source": source,
             "run_id": run_id,
@@ -407,7 +438,7 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
         body = {k: v for k, v in body.items() if v is not None}
         path = f"{_model_path(name)}/versions"
         try:
-            result: Json = self._call("POST", path, body=body)
+            result: Json = self._create(path, body, key)
             return result
         except NotFound as exc:
             # Only a missing model is ours to fix; a missing run is the caller's error.
@@ -421,7 +452,8 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
             self.create_model(name)
         except AlreadyExists:
             pass  # created concurrently
-        result = self._call("POST", path, body=body)
+        # The same key: the refused first attempt left no receipt behind.
+        result = self._create(path, body, key)
         return result
 
     def get_version(self, name: str, version: int) -> Json:

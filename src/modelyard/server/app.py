@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.artifacts.store import ArtifactStore, open_backend
 from modelyard.auth.credentials import Identities
+from modelyard.errors import ModelyardError
 from modelyard.server import observability
 from modelyard.server.api import (
     admin,
@@ -36,7 +38,10 @@ from modelyard.server.responses import EXCEPTION_HANDLERS
 from modelyard.server.ui import ui_routes
 from modelyard.settings import Settings
 from modelyard.store import Store
+from modelyard.store.audit import AuditLog
 from modelyard.webhooks.runtime import webhook_runtime
+
+_log = logging.getLogger(__name__)
 
 
 def api_routes() -> list[BaseRoute]:
@@ -60,6 +65,15 @@ def api_routes() -> list[BaseRoute]:
     )
 
 
+async def _audit_partitions(audit: AuditLog) -> None:
+    # Made ahead so no write has to make one; a role that may not (a read-only server) still
+    # serves, and a writer would make the partition it needs itself.
+    try:
+        await audit.ensure_partitions()
+    except ModelyardError as exc:
+        _log.warning("could not make the audit log's partitions ahead: %s", exc.message)
+
+
 def create_app(settings: Settings, conninfo: str) -> Starlette:
     """A ready-to-serve app over the database at ``conninfo`` (schema per ``settings``)."""
 
@@ -76,6 +90,8 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         )
         app.state.store = store
         app.state.identities = Identities(store.pool)
+        app.state.audit = AuditLog(store.pool)
+        await _audit_partitions(app.state.audit)
         backend = open_backend(settings.artifact_store, store.pool)
         app.state.artifacts = ArtifactStore(
             store.pool, backend, max_bytes=settings.max_artifact_bytes

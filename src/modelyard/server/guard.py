@@ -12,6 +12,7 @@ for tests.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, SupportsIndex
@@ -29,6 +30,9 @@ from modelyard.auth.credentials import SESSION_COOKIE, Identities, authorize
 from modelyard.errors import ModelyardError, PermissionDenied
 from modelyard.server.responses import JSON, error_response
 from modelyard.server.ui._render import render
+from modelyard.store.audit import SERVER_CHAIN, AuditLog, Denial
+
+_log = logging.getLogger(__name__)
 
 # The MLflow-compatible API answers in MLflow's error shape, which its client parses.
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/", "/api/3.0/mlflow")
@@ -131,14 +135,15 @@ class Guard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        attempt = _Attempt()
         try:
-            who = await self._caller(scope)
+            who = await self._caller(scope, attempt)
         except ModelyardError as exc:
+            await _record_refusal(scope, attempt, exc)
             await _refusal(scope, exc)(scope, receive, send)
             return
         if who is not None:
-            request_id = scope.get("state", {}).get("request_id")
-            who = replace(who, request_id=request_id)
+            who = replace(who, request_id=_request_id(scope), client_addr=_client_addr(scope))
         token = caller_context.enter(who) if who is not None else None
         try:
             await self.app(scope, receive, send)
@@ -146,7 +151,9 @@ class Guard:
             if token is not None:
                 caller_context.leave(token)
 
-    async def _caller(self, scope: Scope) -> caller_context.Caller | None:
+    async def _caller(
+        self, scope: Scope, attempt: _Attempt
+    ) -> caller_context.Caller | None:
         if self.level is None:
             raise PermissionDenied("this route declares no permission, so it refuses every request")
         state = scope["app"].state
@@ -163,8 +170,52 @@ class Guard:
         # while the APIs take no cookie, so another site can make no browser act on them.
         session = _session_cookie(headers) if is_ui_path(str(scope.get("path", ""))) else None
         who = await identities.caller(headers, session=session)
+        attempt.who = who
         authorize(who, level)
         return who
+
+
+@dataclass
+class _Attempt:
+    """How far a request got before it was refused: the caller, once its token was known."""
+
+    who: caller_context.Caller | None = None
+
+
+def _request_id(scope: Scope) -> str | None:
+    found = scope.get("state", {}).get("request_id")
+    return str(found) if found else None
+
+
+def _client_addr(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+async def _record_refusal(scope: Scope, attempt: _Attempt, exc: ModelyardError) -> None:
+    """Write the refusal to the audit log, in its own transaction. A failure to write it is
+    logged and the request is refused all the same: the log must not turn a refusal into a 500.
+    """
+    audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
+    if audit is None:  # an app not started (its lifespan makes the log)
+        return
+    who = attempt.who
+    denial = Denial(
+        method=str(scope.get("method", "WEBSOCKET")),
+        path=str(scope.get("path", "")),
+        status=exc.http_status,
+        code=exc.code,
+        reason=exc.message,
+        workspace_id=who.workspace_id if who is not None else SERVER_CHAIN,
+        user=who.user if who is not None else None,
+        token_id=who.token_id if who is not None else None,
+        request_id=_request_id(scope),
+        client_addr=_client_addr(scope),
+    )
+    try:
+        await audit.record_denial(denial)
+    except ModelyardError:
+        _log.exception("could not record a refused request in the audit log")
 
 
 def is_ui_path(path: str) -> bool:

@@ -60,12 +60,20 @@ def error_response(
     )
 
 
+# Where read_body keeps the body in the request's scope.
+_BODY_KEY = "modelyard.body"
+
+
 async def read_body(request: Request) -> bytes:
     """The request body, refused (413, with the limit) when larger than the configured maximum.
 
     A declared Content-Length is checked before reading; a chunked body is read only up to the
-    limit, so an endless upload costs at most ``limit`` bytes of memory.
+    limit, so an endless upload costs at most ``limit`` bytes of memory. Read once per request
+    and kept: an idempotent route digests the body before its handler decodes it.
     """
+    kept = request.scope.get(_BODY_KEY)
+    if isinstance(kept, bytes):
+        return kept
     limit: int = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -80,6 +88,7 @@ async def read_body(request: Request) -> bytes:
     body = b"".join(parts)
     if not body:
         raise errors.MalformedRequest("request body is empty; expected a JSON object")
+    request.scope[_BODY_KEY] = body
     return body
 
 

@@ -14,6 +14,7 @@ from modelyard.store.artifact_owners import ArtifactOwners
 from modelyard.store.datasets import Datasets
 from modelyard.store.experiment_search import ExperimentSearch
 from modelyard.store.experiments import Experiment, Experiments
+from modelyard.store.idempotency import Receipts
 from modelyard.store.lineage import Lineage
 from modelyard.store.logged_model_search import LoggedModelSearch
 from modelyard.store.logged_models import LoggedModels
@@ -51,6 +52,7 @@ class Store:
         self.logged_models = LoggedModels(pool)
         self.artifact_owners = ArtifactOwners(pool)
         self.logged_model_search = LoggedModelSearch(pool)
+        self.receipts = Receipts(pool)
 
     @classmethod
     async def open(

@@ -1,21 +1,27 @@
 """The base of the store's repositories: a pool, scoped transactions, and error translation.
 
 Every transaction a repository opens starts with the schema's ``search_path`` and the request's
-scope: ``set_config(..., true)`` of ``search_path``, ``modelyard.workspace``, ``modelyard.actor``
-and ``modelyard.request_id``, sent in the same round trip as the ``BEGIN`` (a pipeline), from the
-caller the server's guard put in the request's context. Nothing is left on the session, so the
-pool works behind PgBouncer in transaction mode; every use of a pooled connection goes through
-:meth:`Repository.transaction` or :meth:`Repository.read` (``tests/db/test_pooled_sessions.py``
-checks that no other code takes one). Row-level security, the ``workspace_id`` column defaults
-and the event triggers read the scope there, so no handler passes a workspace by hand. Code that
-runs outside a request (the CLI's tools, tests, benchmarks) acts in the workspace the repository
-was made with, ``default`` unless told.
+scope: ``set_config(..., true)`` of ``search_path``, ``modelyard.workspace``, ``modelyard.actor``,
+``modelyard.request_id``, ``modelyard.token_id`` and ``modelyard.client_addr``, sent in the same
+round trip as the ``BEGIN`` (a pipeline), from the caller the server's guard put in the
+request's context. Nothing is left on the session, so the pool works behind PgBouncer in
+transaction mode; every use of a pooled connection goes through :meth:`Repository.transaction`
+or :meth:`Repository.read` (``tests/db/test_pooled_sessions.py`` checks that no other code takes
+one). Row-level security, the ``workspace_id`` column defaults, the event triggers and the audit
+log read the scope there, so no handler passes a workspace by hand. Code that runs outside a
+request (the CLI's tools, tests, benchmarks) acts in the workspace the repository was made with,
+``default`` unless told.
+
+:func:`joined` lets one transaction hold several repository calls: an idempotent write
+(``store/idempotency.py``) claims its receipt, then the handler's store call runs in that same
+transaction, so the receipt and the effect commit together or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextvars
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
 from psycopg import AsyncConnection
@@ -28,6 +34,30 @@ from modelyard.sql import query
 
 Pool = SchemaPool
 Conn = AsyncConnection[tuple[object, ...]]
+
+# The transaction the current task's repository calls join instead of opening their own.
+_joined: contextvars.ContextVar[Conn | None] = contextvars.ContextVar(
+    "modelyard_joined_transaction", default=None
+)
+
+
+@contextmanager
+def joined(conn: Conn) -> Iterator[None]:
+    """Within the block, every repository call of this task runs in ``conn``'s open
+    transaction (no BEGIN, no COMMIT of its own); the owner of ``conn`` commits."""
+    token = _joined.set(conn)
+    try:
+        yield
+    finally:
+        _joined.reset(token)
+
+
+@asynccontextmanager
+async def _join(conn: Conn) -> AsyncIterator[Conn]:
+    try:
+        yield conn
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
 
 
 class Repository:
@@ -52,6 +82,8 @@ class Repository:
             "workspace": str(self.workspace_id),
             "actor": (who.user or "") if who else "",
             "request_id": (who.request_id or "") if who else "",
+            "token_id": (who.token_id or "") if who else "",
+            "client_addr": (who.client_addr or "") if who else "",
         }
 
     @asynccontextmanager
@@ -61,7 +93,15 @@ class Repository:
         must see one state of the data.
 
         Driver errors leave as modelyard errors, so callers never see psycopg exceptions.
+        Inside :func:`joined`, the block runs in the joined transaction instead (its scope was
+        entered when it began; ``snapshot`` cannot apply mid-transaction and is not asked for
+        by the writes that join).
         """
+        held = _joined.get()
+        if held is not None:
+            async with _join(held) as conn:
+                yield conn
+            return
         try:
             async with self._pool.connection() as conn:
                 # The pipeline sends BEGIN and the scope together: one round trip, not two.
@@ -83,7 +123,13 @@ class Repository:
         block and ends with it. BEGIN and COMMIT would be two more round trips for nothing; on
         the hot lookups (alias resolution) they were half the database time of a request.
         ``timeout``: seconds to wait for a connection, instead of the pool's own.
+        Inside :func:`joined`, the statements run in the joined transaction.
         """
+        held = _joined.get()
+        if held is not None:
+            async with _join(held) as conn:
+                yield conn
+            return
         try:
             async with self._pool.connection(timeout=timeout) as conn:
                 await conn.set_autocommit(True)

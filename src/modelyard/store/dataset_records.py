@@ -16,7 +16,7 @@ import msgspec
 from msgspec import Meta
 
 from modelyard.errors import InvalidInput
-from modelyard.limits import DIGEST_RE, NAME_RE
+from modelyard.limits import DIGEST_RE, NAME_RE, TEXT_PATTERN
 from modelyard.store import validation
 from modelyard.store.logged_model_records import ModelInput, ModelOutput
 
@@ -57,9 +57,11 @@ Digest = Annotated[
 ]
 Json = Annotated[msgspec.Raw, Meta(description="Any JSON value, kept exactly as sent.")]
 RowCount = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+# check_input's rules (text without NUL, bounded), stated for the OpenAPI document.
+Context = Annotated[str, Meta(min_length=1, max_length=MAX_CONTEXT_LENGTH, pattern=TEXT_PATTERN)]
 InputTags = dict[
-    Annotated[str, Meta(min_length=1, max_length=MAX_INPUT_TAG_KEY_LENGTH)],
-    Annotated[str, Meta(max_length=MAX_INPUT_TAG_VALUE_LENGTH)],
+    Annotated[str, Meta(min_length=1, max_length=MAX_INPUT_TAG_KEY_LENGTH, pattern=TEXT_PATTERN)],
+    Annotated[str, Meta(max_length=MAX_INPUT_TAG_VALUE_LENGTH, pattern=TEXT_PATTERN)],
 ]
 
 
@@ -68,8 +70,20 @@ class DatasetSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     name: DatasetName
     digest: Digest
-    source_type: Annotated[str, Meta(max_length=MAX_SOURCE_TYPE_LENGTH)] | None = None
-    source: Annotated[str, Meta(max_length=MAX_SOURCE_LENGTH)] | None = None
+    # The pattern only states the check_optional_text rule (no NUL) in the OpenAPI document.
+    source_type: (
+        Annotated[
+            str,
+            Meta(max_length=MAX_SOURCE_TYPE_LENGTH, extra_json_schema={"pattern": TEXT_PATTERN}),
+        ]
+        | None
+    ) = None
+    source: (
+        Annotated[
+            str, Meta(max_length=MAX_SOURCE_LENGTH, extra_json_schema={"pattern": TEXT_PATTERN})
+        ]
+        | None
+    ) = None
     schema: Json = msgspec.field(default_factory=msgspec.Raw)
     row_count: RowCount | None = None
     profile: Json = msgspec.field(default_factory=msgspec.Raw)
@@ -78,7 +92,7 @@ class DatasetSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class InputSpec(DatasetSpec, kw_only=True):
     """A dataset version a run read, in a context ('training', 'validation'...)."""
 
-    context: Annotated[str, Meta(min_length=1, max_length=MAX_CONTEXT_LENGTH)] | None = None
+    context: Context | None = None
     tags: InputTags = msgspec.field(default_factory=dict)
 
 

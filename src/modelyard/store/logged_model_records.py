@@ -17,6 +17,7 @@ from msgspec import Meta
 
 from modelyard.errors import InvalidInput
 from modelyard.limits import METADATA_FILE as METADATA_FILE  # re-exported for the store
+from modelyard.limits import TEXT_PATTERN
 from modelyard.store import validation
 
 MAX_METADATA_BYTES = 1024 * 1024
@@ -27,7 +28,8 @@ FinalStatus = Literal["READY", "FAILED"]
 _MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 
 ModelId = Annotated[str, Meta(pattern=_MODEL_ID.pattern, description="m- and 32 hex digits")]
-Label = Annotated[str, Meta(min_length=1, max_length=MAX_LABEL_LENGTH)]
+# check_label's rule (text without NUL, 1 to 256 characters), stated for the OpenAPI document.
+Label = Annotated[str, Meta(min_length=1, max_length=MAX_LABEL_LENGTH, pattern=TEXT_PATTERN)]
 
 
 class Registration(msgspec.Struct):

@@ -89,8 +89,13 @@ async def test_query_parameters_and_headers_are_documented(client: httpx.AsyncCl
         "default": 100,
     }
     assert params["lifecycle"]["schema"]["enum"] == ["active", "deleted", "all"]
-    ingest = doc["paths"][f"{API}/runs/{{run_id}}/metrics"]["post"]
-    assert "Idempotency-Key" in {p["name"] for p in ingest["parameters"] if p["in"] == "header"}
+    creating = ["/runs/{run_id}/metrics", "/runs", "/models/{name}/versions"]
+    creating += ["/experiments", "/models"]
+    for path in creating:
+        post = doc["paths"][f"{API}{path}"]["post"]
+        headers = {p["name"]: p for p in post["parameters"] if p["in"] == "header"}
+        assert headers["Idempotency-Key"]["schema"]["maxLength"] == 128, path
+        assert "409" in post["responses"], path
     version = doc["paths"][f"{API}/models/{{name}}/versions/{{version}}"]["get"]
     (number,) = [p for p in version["parameters"] if p["name"] == "version"]
     assert number["schema"]["type"] == "integer"

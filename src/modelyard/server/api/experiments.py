@@ -8,6 +8,7 @@ from starlette.responses import Response
 from modelyard.artifacts.owned import check_artifact_location
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
+from modelyard.server.api._idempotency import IDEMPOTENCY_KEY, idempotent
 from modelyard.server.api._request import experiment_id, no_content, path_str, store
 from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.api.artifacts import artifacts
@@ -25,6 +26,7 @@ LIMIT = Query("limit", "Page size.", kind=int, default=100, minimum=1, maximum=1
 
 
 @access(Access.WRITE)
+@idempotent("experiments.create")
 async def create_experiment(request: Request) -> Response:
     body = await decode(request, s.CreateExperiment)
     # The server owns artifact locations: a client's is refused unless it is inside our store.
@@ -109,6 +111,7 @@ routes = [
         status=201,
         body=s.CreateExperiment,
         response=Experiment,
+        headers=(IDEMPOTENCY_KEY,),
     ),
     ApiRoute(
         "GET",

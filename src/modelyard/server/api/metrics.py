@@ -8,7 +8,6 @@ is first decoded as all-numbers; only when that fails is it decoded again allowi
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from starlette.responses import Response
 
 from modelyard.auth.access import Access, access
 from modelyard.errors import InvalidInput, MalformedRequest
+from modelyard.server.api._idempotency import IDEMPOTENCY_KEY, idempotent
 from modelyard.server.api._nonfinite import (
     WireFloat,
     column_from_wire,
@@ -26,7 +26,7 @@ from modelyard.server.api._nonfinite import (
     to_wire,
 )
 from modelyard.server.api._request import path_str, run_id, store
-from modelyard.server.api._routing import ApiRoute, Header, Query
+from modelyard.server.api._routing import ApiRoute, Query
 from modelyard.server.api.schemas import Body, Key, exactly_one_of
 from modelyard.server.responses import JSON, decode_body, read_body
 from modelyard.store.metrics import MetricBatch
@@ -49,13 +49,25 @@ class LogMetrics(Body):
     ``steps`` defaults to 0 and ``timestamps`` to the time of the request, for every point.
     """
 
-    # One form or the other, never both.
+    # One form or the other, never both: a field of the other form may be absent or null only
+    # (_slow_columns refuses rows beside a non-null keys or values column).
     json_schema_rules = exactly_one_of(
         {
             "required": ["keys", "values"],
-            "properties": {"keys": {"type": "array"}, "values": {"type": "array"}},
+            "properties": {
+                "keys": {"type": "array"},
+                "values": {"type": "array"},
+                "metrics": {"type": "null"},
+            },
         },
-        {"required": ["metrics"], "properties": {"metrics": {"type": "array"}}},
+        {
+            "required": ["metrics"],
+            "properties": {
+                "metrics": {"type": "array"},
+                "keys": {"type": "null"},
+                "values": {"type": "null"},
+            },
+        },
     )
 
     keys: list[Key] | None = None
@@ -107,10 +119,6 @@ class MetricHistoryColumns(msgspec.Struct):
     total_points: int
 
 
-IDEMPOTENCY_KEY = Header(
-    "Idempotency-Key",
-    "Up to 128 characters; a retry with the same key applies nothing and answers the same.",
-)
 MIN_STEP = Query("min_step", "Lowest step to return.", kind=int)
 MAX_STEP = Query("max_step", "Highest step to return.", kind=int)
 MAX_POINTS = Query(
@@ -169,16 +177,13 @@ def _slow_columns(
 
 
 @access(Access.WRITE)
+@idempotent("metrics.log")
 async def log_metrics(request: Request) -> Response:
+    # The Idempotency-Key is the decorator's: its receipt, per workspace and caller, commits
+    # with the points (the store's own per-run receipts serve callers of the store).
     target = run_id(request)
-    body = await read_body(request)
-    batch = _batch(body)
-    accepted = await store(request).metrics.log(
-        target,
-        batch,
-        idempotency_key=request.headers.get(IDEMPOTENCY_KEY.name),
-        body_digest=hashlib.sha256(body).digest(),
-    )
+    batch = _batch(await read_body(request))
+    accepted = await store(request).metrics.log(target, batch)
     return JSON(LogMetricsResult(accepted=accepted))
 
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from modelyard import limits
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
+from modelyard.server.api._idempotency import IDEMPOTENCY_KEY, idempotent
 from modelyard.server.api._request import no_content, path_str, store
 from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.responses import JSON, decode
@@ -31,6 +32,7 @@ def _name(request: Request) -> str:
 
 
 @access(Access.WRITE)
+@idempotent("models.create")
 async def create_model(request: Request) -> Response:
     body = await decode(request, s.CreateModel)
     created = await store(request).registry.create_model(
@@ -122,6 +124,7 @@ routes = [
         status=201,
         body=s.CreateModel,
         response=RegisteredModel,
+        headers=(IDEMPOTENCY_KEY,),
     ),
     ApiRoute(
         "GET",

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
+from modelyard.server.api._idempotency import IDEMPOTENCY_KEY, idempotent
 from modelyard.server.api._nonfinite import run_to_wire
 from modelyard.server.api._request import no_content, path_str, run_id, store
 from modelyard.server.api._routing import ApiRoute
@@ -16,6 +17,7 @@ from modelyard.store.run_data import Run
 
 
 @access(Access.WRITE)
+@idempotent("runs.create")
 async def create_run(request: Request) -> Response:
     body = await decode(request, s.CreateRun)
     created = await store(request).runs.create(
@@ -95,6 +97,7 @@ routes = [
         status=201,
         body=s.CreateRun,
         response=Run,
+        headers=(IDEMPOTENCY_KEY,),
     ),
     ApiRoute(
         "GET",

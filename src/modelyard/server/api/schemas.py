@@ -244,7 +244,7 @@ class CreateLoggedModel(Body):
         {"required": ["source_run_id"], "properties": {"source_run_id": {"type": "string"}}},
     )
 
-    name: Label
+    name: Name
     experiment_id: NonNegativeInt | None = None
     source_run_id: RunId | None = None
     model_type: Label | None = None

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from modelyard.artifacts.owned import check_version_source
 from modelyard.auth.access import Access, access
 from modelyard.server.api import schemas as s
+from modelyard.server.api._idempotency import IDEMPOTENCY_KEY, idempotent
 from modelyard.server.api._request import no_content, path_str, store, version
 from modelyard.server.api._routing import PAGE_TOKEN, ApiRoute, Query
 from modelyard.server.api.artifacts import artifacts
@@ -28,6 +29,7 @@ def _name(request: Request) -> str:
 
 
 @access(Access.WRITE)
+@idempotent("versions.create")
 async def create_version(request: Request) -> Response:
     name = _name(request)
     body = await decode(request, s.CreateVersion)
@@ -116,6 +118,7 @@ routes = [
         status=201,
         body=s.CreateVersion,
         response=ModelVersion,
+        headers=(IDEMPOTENCY_KEY,),
     ),
     ApiRoute(
         "GET",

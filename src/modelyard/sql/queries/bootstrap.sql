@@ -170,3 +170,11 @@ SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
           AND pg_catalog.pg_has_role(r.oid, t.typowner, 'USAGE'))
 FROM pg_catalog.pg_roles AS r
 WHERE r.rolname = current_user
+
+-- name: audit_append_only_exists
+-- Whether the schema has the audit log yet (bootstrap usually runs before the first migration).
+SELECT to_regprocedure(format('%%I.audit_append_only_v1()', %s::text)) IS NOT NULL
+
+-- name: audit_append_only
+-- The grants above gave every table to the read-write role again; audit rows stay append-only.
+SELECT {schema}.audit_append_only_v1()

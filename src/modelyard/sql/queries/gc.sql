@@ -104,13 +104,25 @@ WHERE e.lifecycle_stage = 'deleted' AND e.deleted_at < %(cutoff)s
   AND NOT EXISTS (SELECT 1 FROM run r WHERE r.experiment_id = e.experiment_id)
 
 -- name: count_expired_receipts
-SELECT count(*) FROM ingest_receipt WHERE created_at < %(cutoff)s
+-- Both kinds of receipt: the store's per-run metric receipts and the API's idempotency receipts.
+SELECT (SELECT count(*) FROM ingest_receipt WHERE created_at < %(cutoff)s)
+     + (SELECT count(*) FROM idempotency_receipt WHERE created_at < %(cutoff)s)
 
 -- name: purge_receipts
 -- In batches through the created_at index, so no single statement holds many row locks.
 DELETE FROM ingest_receipt
 WHERE (run_id, idempotency_key) IN (
     SELECT run_id, idempotency_key FROM ingest_receipt
+    WHERE created_at < %(cutoff)s
+    ORDER BY created_at
+    LIMIT %(batch)s
+)
+
+-- name: purge_idempotency_receipts
+-- Past the TTL no client still retries with the key; a retry after it would act again.
+DELETE FROM idempotency_receipt
+WHERE (workspace_id, principal, operation, idempotency_key) IN (
+    SELECT workspace_id, principal, operation, idempotency_key FROM idempotency_receipt
     WHERE created_at < %(cutoff)s
     ORDER BY created_at
     LIMIT %(batch)s

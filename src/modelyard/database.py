@@ -114,6 +114,7 @@ def open_database(
         try:
             if for_serving:
                 require_current_schema(dsn, settings.schema)
+            if for_serving and not as_owner:  # the admin commands are meant to be the owner
                 require_rls_binding_role(dsn, settings)
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc

@@ -14,7 +14,7 @@ def _ok(*args: str) -> str:
     return result.stdout
 
 
-def test_first_admin_token_and_revocation_from_the_cli(database_url: str) -> None:
+def test_first_admin_token_and_revocation_from_the_cli(database_url: str, runtime_url: str) -> None:
     db = ("--database-url", database_url)
     workspace = json.loads(_ok(*db, "workspaces", "create", "vision", "--json"))
     assert workspace["name"] == "vision"
@@ -43,7 +43,9 @@ def test_first_admin_token_and_revocation_from_the_cli(database_url: str) -> Non
     assert all(row["expires_at"] for row in rows if row["user"] == "alice")
 
     port = free_port()
-    server = start_server([*db], port, server_args=["--auth"])
+    # The admin commands work as the owner; the server as the runtime role (with --auth, a
+    # server on the superuser's URL would refuse to start).
+    server = start_server(["--database-url", runtime_url], port, server_args=["--auth"])
     try:
         url = f"http://127.0.0.1:{port}/api/v1/experiments"
         assert httpx.get(url).status_code == 401

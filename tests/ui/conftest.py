@@ -44,8 +44,14 @@ def ui_database(pg_server: str, template_db: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(ui_database: str) -> Iterator[LiveServer]:
-    server = LiveServer(ui_database)
+def ui_runtime_url(ui_database: str, runtime_login: Any) -> str:
+    """The UI database as the runtime role (tests/conftest.py), which the live servers use."""
+    return str(runtime_login.url(ui_database))
+
+
+@pytest.fixture(scope="session")
+def live_server(ui_runtime_url: str) -> Iterator[LiveServer]:
+    server = LiveServer(ui_runtime_url)
     server.start()
     yield server
     server.stop()

@@ -19,14 +19,14 @@ from modelyard.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def secured(ui_database: str) -> Iterator[tuple[LiveServer, str, str]]:
+def secured(ui_database: str, ui_runtime_url: str) -> Iterator[tuple[LiveServer, str, str]]:
     """A server with authentication on over the UI database, and a reader's name and token."""
     name = f"reader-{uuid.uuid4().hex[:8]}"
     with admin.connect(ui_database, DEFAULT_SCHEMA) as conn:
         admin.create_user(conn, name, admin=False, service=False)
         admin.add_member(conn, "default", name, Role.READER)
         token = admin.create_token(conn, name, workspace=None, expires_in=None)["token"]
-    server = LiveServer(ui_database, Settings(database_url=ui_database, auth=True))
+    server = LiveServer(ui_runtime_url, Settings(database_url=ui_runtime_url, auth=True))
     server.start()
     yield server, name, token
     server.stop()

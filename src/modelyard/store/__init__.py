@@ -26,6 +26,7 @@ from modelyard.store.pagination import Page
 from modelyard.store.registered_model_search import RegisteredModelSearch
 from modelyard.store.registry import Registry
 from modelyard.store.run_data import LatestMetric, Run
+from modelyard.store.run_links import RunLinks
 from modelyard.store.run_search import RunSearch
 from modelyard.store.runs import Runs
 
@@ -52,6 +53,7 @@ class Store:
         self.logged_models = LoggedModels(pool)
         self.artifact_owners = ArtifactOwners(pool)
         self.logged_model_search = LoggedModelSearch(pool)
+        self.run_links = RunLinks(pool)
         self.receipts = Receipts(pool)
 
     @classmethod

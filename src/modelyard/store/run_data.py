@@ -62,7 +62,12 @@ async def load_runs(conn: Conn, run_ids: Sequence[uuid.UUID]) -> list[Run]:
     if not run_ids:
         return []
     cur = await conn.execute(query("runs.load"), {"run_ids": list(run_ids)})
-    return [_run_from_row(row) for row in await cur.fetchall()]
+    return runs_from_rows(await cur.fetchall())
+
+
+def runs_from_rows(rows: Sequence[tuple[object, ...]]) -> list[Run]:
+    """The runs of ``runs.load`` rows (for a caller that ran the query in its own pipeline)."""
+    return [_run_from_row(row) for row in rows]
 
 
 async def lock_writable_run(conn: Conn, run_id: uuid.UUID, *, exclusive: bool = False) -> RunState:

@@ -130,6 +130,20 @@ def _dataset_input(found: DatasetInput) -> dict[str, Any]:
     return {"tags": [{"key": k, "value": v} for k, v in tags.items()], "dataset": dataset}
 
 
+def io_messages(
+    datasets: Sequence[DatasetInput],
+    model_inputs: Sequence[ModelInput],
+    model_outputs: Sequence[ModelOutput],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run's MLflow ``inputs`` and ``outputs`` messages."""
+    inputs: dict[str, Any] = {
+        "dataset_inputs": [_dataset_input(d) for d in datasets],
+        "model_inputs": [{"model_id": m.model_id} for m in model_inputs],
+    }
+    outputs = {"model_outputs": [{"model_id": m.model_id, "step": m.step} for m in model_outputs]}
+    return inputs, outputs
+
+
 async def inputs_and_outputs(
     opened: Store, run_ids: Sequence[str]
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -139,19 +153,12 @@ async def inputs_and_outputs(
     datasets = await opened.datasets.inputs_of(run_ids)
     model_inputs = await opened.logged_models.inputs_of(run_ids)
     model_outputs = await opened.logged_models.outputs_of(run_ids)
-    found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    for run_id in run_ids:
-        inputs: dict[str, Any] = {
-            "dataset_inputs": [_dataset_input(d) for d in datasets.get(run_id, [])],
-            "model_inputs": [{"model_id": m.model_id} for m in model_inputs.get(run_id, [])],
-        }
-        outputs = {
-            "model_outputs": [
-                {"model_id": m.model_id, "step": m.step} for m in model_outputs.get(run_id, [])
-            ]
-        }
-        found[run_id] = (inputs, outputs)
-    return found
+    return {
+        run_id: io_messages(
+            datasets.get(run_id, []), model_inputs.get(run_id, []), model_outputs.get(run_id, [])
+        )
+        for run_id in run_ids
+    }
 
 
 routes = [

@@ -19,7 +19,7 @@ from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput
 from modelyard.server.mlflow import _entities
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require, store
-from modelyard.server.mlflow.run_io import inputs_and_outputs
+from modelyard.server.mlflow.run_io import io_messages
 from modelyard.store._base import Conn
 from modelyard.store._metric_columns import MetricBatch, to_batch
 from modelyard.store.logged_model_records import ModelMetricPoint
@@ -136,10 +136,11 @@ async def create_run(request: Request) -> Response:
 
 async def get_run(request: Request) -> Response:
     message = await parse(request, RunRef)
-    opened = store(request)
-    found = await opened.runs.get(message.target())
-    ((inputs, outputs),) = (await inputs_and_outputs(opened, [found.run_id])).values()
-    return reply({"run": _entities.run(found, inputs, outputs)})
+    # The client reads the run on many calls (fluent log_metric, start_run(run_id=...)): the
+    # run and its links in one round trip.
+    found = await store(request).run_links.get(message.target())
+    inputs, outputs = io_messages(found.dataset_inputs, found.model_inputs, found.model_outputs)
+    return reply({"run": _entities.run(found.run, inputs, outputs)})
 
 
 async def update_run(request: Request) -> Response:

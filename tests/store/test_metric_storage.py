@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -202,12 +201,14 @@ async def relation_bytes(store: Store, database_url: str) -> int:
         return int(row[0])
 
 
-async def test_a_million_points_fit_in_60_bytes_each_and_read_fast(
+async def test_a_million_points_fit_in_60_bytes_each_and_read_back(
     store: Store, database_url: str
 ) -> None:
+    # Sizes only: how fast they go in and come out is bench/metric_store.py's and
+    # bench/store_ingest.py's to show (BENCHMARKS.md), never a timed assertion on a shared
+    # machine.
     run = await create_run(store)
     keys, per_batch, batches = 10, 100_000, 10
-    started = time.perf_counter()
     for b in range(batches):
         base = b * per_batch // keys
         batch = MetricBatch(
@@ -217,22 +218,15 @@ async def test_a_million_points_fit_in_60_bytes_each_and_read_fast(
             timestamps=[1_700_000_000_000 + b * per_batch + i for i in range(per_batch)],
         )
         assert await store.metrics.log(run, batch) == per_batch
-    elapsed = time.perf_counter() - started
     total = keys * (per_batch // keys) * batches
     assert total == 1_000_000
 
     size = await relation_bytes(store, database_url)
     assert size / total <= 60, f"{size / total:.1f} bytes per point"
-    # A very loose floor so that a pathological slowdown fails; the target is far higher.
-    assert total / elapsed > 100_000, f"{total / elapsed:,.0f} points/s"
 
     one_key = await store.metrics.history(run, "metric_0")
     assert one_key.total_points == 100_000
     assert one_key.steps == list(range(100_000))
-    started = time.perf_counter()
-    await store.metrics.history(run, "metric_0")
-    read_seconds = time.perf_counter() - started
-    assert read_seconds < 0.5, f"100,000-point history took {read_seconds * 1000:.0f} ms"
 
 
 async def test_per_step_logging_stays_compact(store: Store) -> None:

@@ -18,6 +18,7 @@ from psycopg import sql
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_database
 from modelyard.db.migrate import upgrade
 from modelyard.store import Store
+from modelyard.store._base import Repository
 from modelyard.store.metrics import MetricBatch
 
 KEYS, PER_BATCH, BATCHES = 10, 100_000, 10
@@ -36,7 +37,7 @@ def batch(number: int) -> MetricBatch:
 async def measure(dsn: str) -> dict[str, float]:
     store = await Store.open(dsn, DEFAULT_SCHEMA)
     try:
-        async with store.pool.connection() as conn:
+        async with Repository(store.pool).transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO experiment (name) VALUES ('bench') RETURNING experiment_id"
             )
@@ -51,7 +52,7 @@ async def measure(dsn: str) -> dict[str, float]:
         for one in batches:
             await store.metrics.log(run, one)
         ingest = time.perf_counter() - started
-        async with store.pool.connection() as conn:
+        async with Repository(store.pool).transaction() as conn:
             cur = await conn.execute(
                 "SELECT pg_total_relation_size('metric_chunk')"
                 " + pg_total_relation_size('metric_series')"

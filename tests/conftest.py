@@ -25,6 +25,7 @@ from modelyard.bootstrap.spec import RoleSpec
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_database
 from modelyard.db.migrate import upgrade
 from modelyard.store import Store
+from pooler_support import missing_reason, pgbouncer
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_DSN = os.environ.get("MODELYARD_TEST_DSN")
@@ -162,10 +163,28 @@ def database_url(pg_server: str, template_db: str) -> Iterator[str]:
     _drop_database(pg_server, name)
 
 
+@pytest.fixture(scope="session")
+def pgbouncer_port(pg_server: str, runtime_login: RuntimeLogin) -> Iterator[int]:
+    """The port of a PgBouncer in transaction mode in front of ``pg_server``, for this session;
+    the superuser and the runtime role may log in through it."""
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with pgbouncer(pg_server, {runtime_login.role.name: runtime_login.password}) as port:
+        yield port
+
+
 @pytest.fixture
 def runtime_url(database_url: str, runtime_login: RuntimeLogin) -> str:
     """``database_url``'s database, connected as the runtime role (what the server uses)."""
     return runtime_login.url(database_url)
+
+
+@pytest.fixture
+def app_database_url(runtime_url: str) -> str:
+    """The URL the app under test connects with: ``runtime_url`` itself, unless a test folder
+    overrides this to run through PgBouncer too (``pooler_support.route_url``)."""
+    return runtime_url
 
 
 @pytest.fixture

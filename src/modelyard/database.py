@@ -19,7 +19,7 @@ import psycopg.errors
 from psycopg import sql
 
 from modelyard.bootstrap.runtime import RUNTIME_ROLE, check_serving_role, ensure_runtime_role
-from modelyard.db.conninfo import with_database, with_schema
+from modelyard.db.conninfo import for_pool, with_database
 from modelyard.db.migrate import status, upgrade
 from modelyard.errors import DatabaseUnavailable, SchemaOutdated, UnsafeDatabaseRole
 from modelyard.settings import Settings
@@ -76,7 +76,9 @@ def require_rls_binding_role(dsn: str, settings: Settings) -> None:
     role or a table's owner skip: connected so, a bug in a handler could show one workspace's
     data to another, and only the application's own filters would stand in the way.
     """
-    risk = check_serving_role(with_schema(dsn, settings.schema), settings.schema)
+    # The catalog query names pg_catalog itself: no search path, so no startup options, which
+    # a pooler in front of the database (PgBouncer) would refuse.
+    risk = check_serving_role(for_pool(dsn), settings.schema)
     if risk.safe:
         return
     if settings.auth and not settings.allow_rls_bypass:

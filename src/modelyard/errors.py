@@ -147,6 +147,14 @@ class ArtifactStoreUnavailable(ModelyardError):
     http_status = 503
 
 
+class InsufficientStorage(ModelyardError):
+    """The artifact store's disk or the database's is full: nothing of the write was kept, and
+    the same request succeeds once space is freed (retrying sooner does not help)."""
+
+    code = "INSUFFICIENT_STORAGE"
+    http_status = 507
+
+
 class DatabaseUnavailable(ModelyardError):
     """PostgreSQL cannot be reached or refused the connection."""
 

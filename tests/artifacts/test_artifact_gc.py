@@ -27,6 +27,7 @@ from modelyard.db.conninfo import with_schema
 from modelyard.errors import NotFound
 from modelyard.gc import collect
 from modelyard.store import Store
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -46,7 +47,7 @@ async def _read(artifacts: ArtifactStore, run_id: uuid.UUID, path: str) -> bytes
 
 
 async def _rows(store: Store, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(statement, params)
         return await cur.fetchall() if cur.description else []
 

@@ -16,6 +16,7 @@ import pytest
 from modelyard.artifacts.store import ArtifactStore
 from modelyard.errors import ArtifactCorrupted, InvalidArtifactPath, NotFound, PayloadTooLarge
 from modelyard.store import Store
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -65,7 +66,7 @@ async def _read(artifacts: ArtifactStore, run_id: uuid.UUID, path: str, **range_
 
 
 async def _blob_count(store: Store) -> int:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute("SELECT count(*) FROM artifact_blob")
         row = await cur.fetchone()
     assert row is not None
@@ -134,7 +135,7 @@ async def test_checksum_mismatch_is_detected_on_read(
 ) -> None:
     data = os.urandom(2 * 1024 * 1024 + 100)
     await artifacts.put(run_id, "w.bin", _body(data))
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute("SELECT blob_id, locator FROM artifact_blob")
         blob_id, locator = (await cur.fetchall())[0]
         if store_url == "postgresql":
@@ -169,7 +170,7 @@ async def test_a_truncated_blob_is_detected(
 ) -> None:
     data = os.urandom(1024 * 1024 + 5)
     await artifacts.put(run_id, "t.bin", _body(data))
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute("SELECT blob_id, locator FROM artifact_blob")
         blob_id, locator = (await cur.fetchall())[0]
         if store_url == "postgresql":

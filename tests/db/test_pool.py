@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from modelyard.db import pool as pool_module
 from modelyard.db.conninfo import DEFAULT_SCHEMA
 from modelyard.db.pool import open_pool
+from pool_support import pooled
 
 Pool = AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]
 
@@ -83,7 +84,7 @@ async def test_prepared_statements_can_be_turned_off(database_url: str, prepared
         database_url, DEFAULT_SCHEMA, min_size=1, max_size=1, prepared_statements=prepared
     )
     try:
-        async with pool.connection() as conn:
+        async with pooled(pool) as conn:
             for _ in range(10):  # psycopg prepares a query after 5 executions by default
                 await conn.execute("SELECT count(*) FROM experiment WHERE experiment_id = %s", [1])
             cur = await conn.execute("SELECT count(*) FROM pg_prepared_statements")

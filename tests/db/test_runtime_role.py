@@ -22,6 +22,7 @@ from modelyard.db.migrate import upgrade
 from modelyard.errors import UnsafeDatabaseRole
 from modelyard.settings import Settings
 from modelyard.store import Store
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -178,7 +179,7 @@ async def test_the_embedded_server_connects_as_the_runtime_role(
         assert assert_binds_rls(dsn) == RUNTIME_ROLE.name
         store = await Store.open(dsn, settings.schema, min_size=1, max_size=1)
         try:
-            async with store.pool.connection() as conn:
+            async with pooled(store.pool) as conn:
                 cur = await conn.execute("SELECT current_user::text, count(*) FROM experiment")
                 assert await cur.fetchone() == (RUNTIME_ROLE.name, 1)
         finally:

@@ -10,12 +10,13 @@ from psycopg.rows import dict_row
 
 from modelyard.errors import NotFound
 from modelyard.store import Store
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
 
 async def events(store: Store) -> list[dict[str, Any]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
             "SELECT event_seq, workspace_id, entity || '.' || action AS name, payload, actor,"
@@ -155,8 +156,7 @@ async def test_sequence_is_in_commit_order(store: Store) -> None:
 
     async def read() -> None:
         last = 0
-        async with store.pool.connection() as conn:
-            await conn.set_autocommit(True)
+        async with pooled(store.pool, autocommit=True) as conn:
             while True:
                 finished = done.is_set()
                 cur = await conn.execute(

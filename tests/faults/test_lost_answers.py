@@ -34,8 +34,13 @@ STEPS = list(range(50))
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(database_url, tmp_path, args=("--no-webhook-dispatcher",))
+def server(
+    app_database_url: str, route_args: tuple[str, ...], tmp_path: Path
+) -> Iterator[ServerProcess]:
+    """The server, directly on PostgreSQL or through PgBouncer (``route``)."""
+    process = ServerProcess(
+        app_database_url, tmp_path, args=("--no-webhook-dispatcher", *route_args)
+    )
     process.start()
     try:
         yield process
@@ -96,7 +101,7 @@ def test_a_database_connection_cut_after_commit_is_503_and_the_retry_finds_it(
 
 
 def test_twenty_concurrent_requests_with_one_key_have_one_effect(
-    server: ServerProcess, database_url: str
+    server: ServerProcess, database_url: str, route: str
 ) -> None:
     key = uuid.uuid4().hex
     with Client(server.url) as setup:
@@ -118,7 +123,10 @@ def test_twenty_concurrent_requests_with_one_key_have_one_effect(
     for thread in threads:
         thread.join(120)
     stored = stored_steps(database_url, run_id, "loss")
-    print(f"\n20 concurrent requests, one key: {len(failures)} failed, stored {len(stored)} points")
+    print(
+        f"\n20 concurrent requests, one key ({route}): {len(failures)} failed,"
+        f" stored {len(stored)} points"
+    )
     assert not failures
     assert stored == STEPS
 

@@ -22,8 +22,14 @@ POINTS = 4000
 BURST = 100
 
 
-def test_a_killed_server_loses_and_duplicates_nothing(database_url: str, tmp_path: Path) -> None:
-    server = ServerProcess(database_url, tmp_path)
+def test_a_killed_server_loses_and_duplicates_nothing(
+    database_url: str,
+    app_database_url: str,
+    route: str,
+    route_args: tuple[str, ...],
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(app_database_url, tmp_path, args=route_args)
     server.start()
     clients = [CountingClient(server.url, timeout=10) for _ in range(RUNS)]
     try:
@@ -64,7 +70,7 @@ def test_a_killed_server_loses_and_duplicates_nothing(database_url: str, tmp_pat
         attempts = sum(c.attempts for c in clients)
         acknowledged = sum(c.acknowledged for c in clients)
         print(
-            f"\nserver SIGKILL: sent {RUNS * POINTS} points, acknowledged {acknowledged} "
+            f"\nserver SIGKILL ({route}): sent {RUNS * POINTS} points, acknowledged {acknowledged} "
             f"({acknowledged_before_kill} before the kill), batch attempts {attempts}, "
             f"stored {total}, lost {lost}, duplicated {duplicated}"
         )

@@ -30,10 +30,11 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def client(runtime_url: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of the app over a fresh database, with the app's lifespan (pool) running;
-    the app connects as the runtime role, as a deployed server does."""
-    app = create_app(settings, runtime_url)
+async def client(
+    app_database_url: str, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app over a fresh database, with the app's lifespan (pool) running."""
+    app = create_app(settings, app_database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as c:
@@ -79,9 +80,11 @@ def auth_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def api(runtime_url: str, auth_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    app_database_url: str, auth_settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
     """Like ``client``, with authentication on."""
-    app = create_app(auth_settings, runtime_url)
+    app = create_app(auth_settings, app_database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as c:

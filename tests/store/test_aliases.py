@@ -11,6 +11,7 @@ from registry_helpers import count, snapshot
 
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.store import Store
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -81,7 +82,7 @@ async def test_names_that_only_resemble_reserved_ones_are_allowed(store: Store, 
 
 async def test_database_refuses_reserved_alias_written_around_the_store(store: Store) -> None:
     await _model_with_versions(store, "m", 1)
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         for alias in ("latest", "V3"):
             with pytest.raises(psycopg.errors.CheckViolation, match="model_alias_name_ck"):
                 async with conn.transaction():

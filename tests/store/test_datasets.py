@@ -11,6 +11,7 @@ import pytest
 from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.store import Store
 from modelyard.store.dataset_records import DatasetSpec, InputSpec, raw_json
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -18,7 +19,7 @@ SCHEMA_TEXT = b'{"mlflow_colspec": [{"type": "double", "name": "x"}],  "b": 1, "
 
 
 async def _count(store: Store, table: str) -> int:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(f"SELECT count(*) FROM {table}")  # test-only fixed names
         row = await cur.fetchone()
         assert row is not None

@@ -11,12 +11,13 @@ import pytest
 from modelyard.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from modelyard.store import Experiment, Store
 from modelyard.store.pagination import encode_cursor
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
 
 async def _rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(sql, params)
         return await cur.fetchall()
 

@@ -19,6 +19,7 @@ from modelyard.store import Store
 from modelyard.store._metric_copy import block_summary
 from modelyard.store.metric_charts import BLOCK
 from modelyard.store.metrics import MetricBatch
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -113,7 +114,7 @@ def summarise(steps: list[int], times: list[int], vals: list[float]) -> tuple[li
 
 
 async def chunks_and_summaries(store: Store, run: str) -> list[tuple[Any, ...]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT c.seq, c.steps, c.timestamps, c.vals, r.point_count, r.min_steps,"
             " r.max_steps, r.min_times, r.max_times, r.min_vals, r.max_vals"
@@ -194,7 +195,7 @@ async def test_the_store_and_postgresql_summarise_alike(store: Store) -> None:
     values[128:192] = [nan] * 64  # a block of NaN only
     steps = list(range(300))
     times = [T0 + (i * 7919) % 300 for i in range(300)]  # not in order
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT * FROM metric_block_summary_v1(%s, %s, %s::float8[])", [steps, times, values]
         )

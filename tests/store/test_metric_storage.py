@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -15,12 +14,13 @@ from modelyard.db.conninfo import DEFAULT_SCHEMA
 from modelyard.errors import InvalidState
 from modelyard.store import Store
 from modelyard.store.metrics import MetricBatch, Metrics
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
 
 async def chunks_of(store: Store, run_id: str) -> list[dict[str, Any]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT key, seq, min_step, max_step, steps, timestamps, vals FROM metric_chunk"
             " WHERE run_id = %s ORDER BY key, seq",
@@ -32,7 +32,7 @@ async def chunks_of(store: Store, run_id: str) -> list[dict[str, Any]]:
 
 async def series_of(store: Store, run_id: str) -> dict[str, tuple[int, int, int]]:
     """key -> (point_count, chunk_count, tail_points)."""
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT key, point_count, chunk_count, tail_points FROM metric_series"
             " WHERE run_id = %s",
@@ -191,7 +191,7 @@ async def relation_bytes(store: Store, database_url: str) -> int:
     # CHECKPOINT needs pg_checkpoint's privileges: the superuser's, not the store's role.
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
         await admin.execute("CHECKPOINT")
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(
             "SELECT pg_total_relation_size('metric_chunk')"
             " + pg_total_relation_size('metric_series')"
@@ -201,12 +201,14 @@ async def relation_bytes(store: Store, database_url: str) -> int:
         return int(row[0])
 
 
-async def test_a_million_points_fit_in_60_bytes_each_and_read_fast(
+async def test_a_million_points_fit_in_60_bytes_each_and_read_back(
     store: Store, database_url: str
 ) -> None:
+    # Sizes only: how fast they go in and come out is bench/metric_store.py's and
+    # bench/store_ingest.py's to show (BENCHMARKS.md), never a timed assertion on a shared
+    # machine.
     run = await create_run(store)
     keys, per_batch, batches = 10, 100_000, 10
-    started = time.perf_counter()
     for b in range(batches):
         base = b * per_batch // keys
         batch = MetricBatch(
@@ -216,22 +218,15 @@ async def test_a_million_points_fit_in_60_bytes_each_and_read_fast(
             timestamps=[1_700_000_000_000 + b * per_batch + i for i in range(per_batch)],
         )
         assert await store.metrics.log(run, batch) == per_batch
-    elapsed = time.perf_counter() - started
     total = keys * (per_batch // keys) * batches
     assert total == 1_000_000
 
     size = await relation_bytes(store, database_url)
     assert size / total <= 60, f"{size / total:.1f} bytes per point"
-    # A very loose floor so that a pathological slowdown fails; the target is far higher.
-    assert total / elapsed > 100_000, f"{total / elapsed:,.0f} points/s"
 
     one_key = await store.metrics.history(run, "metric_0")
     assert one_key.total_points == 100_000
     assert one_key.steps == list(range(100_000))
-    started = time.perf_counter()
-    await store.metrics.history(run, "metric_0")
-    read_seconds = time.perf_counter() - started
-    assert read_seconds < 0.5, f"100,000-point history took {read_seconds * 1000:.0f} ms"
 
 
 async def test_per_step_logging_stays_compact(store: Store) -> None:
@@ -254,7 +249,7 @@ async def test_ingest_survives_a_session_without_the_staging_table(runtime_url: 
     try:
         run = await create_run(single)
         assert await single.metrics.log(run, [("m", 1.0, 0, 0)]) == 1
-        async with single.pool.connection() as conn:
+        async with pooled(single.pool) as conn:
             await conn.execute("DISCARD TEMP")
         assert await single.metrics.log(run, [("m", 2.0, 1, 1)]) == 1
         assert await stored_counts(single, run) == (1, 1, 2)

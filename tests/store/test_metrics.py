@@ -11,6 +11,7 @@ from _metric_runs import create_run, delete_run, stored_counts
 from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.store import Store
 from modelyard.store.metrics import MetricBatch, MetricPoint, Metrics
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -235,7 +236,7 @@ async def test_a_deleted_run_refuses_writes_but_can_be_read(store: Store) -> Non
         await store.metrics.log(run, [("m", 2.0, 1, 1)], idempotency_key="after-delete")
     assert await stored_counts(store, run) == (1, 1, 1)
     assert (await store.metrics.history(run, "m")).values == [1.0]
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute("SELECT count(*) FROM ingest_receipt")
         assert await cur.fetchone() == (0,)
 

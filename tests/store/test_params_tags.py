@@ -13,12 +13,13 @@ from modelyard.errors import InvalidInput, InvalidState, NotFound, ParamConflict
 from modelyard.store import Store
 from modelyard.store._base import Conn
 from modelyard.store.run_data import RunState
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
 
 async def _rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    async with store.pool.connection() as conn:
+    async with pooled(store.pool) as conn:
         cur = await conn.execute(sql, params)
         return await cur.fetchall()
 

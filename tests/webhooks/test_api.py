@@ -13,6 +13,8 @@ from ssrf_corpus import resolver as ssrf_resolver
 from webhook_receiver import Receiver
 from webhook_support import SECRET, AppFactory, Running
 
+from pool_support import pooled
+
 pytestmark = pytest.mark.anyio
 
 PUBLIC = "93.184.216.34"
@@ -126,12 +128,12 @@ async def test_ssrf_corpus_refused_at_create_update_and_test(
             check_refused(await running.api.patch(path, json={"url": url}), url)
             assert (await running.api.get(path)).json()["url"] == "https://ci.example.com/hook"
             # The stored URL went bad (a row written around the API): test refuses it too.
-            async with running.store.pool.connection() as conn:
+            async with pooled(running.store.pool) as conn:
                 await conn.execute("UPDATE webhook SET url = %s", [url])
             check_refused(await running.api.post(path + "/test", json={}), url, schema=False)
-            async with running.store.pool.connection() as conn:
+            async with pooled(running.store.pool) as conn:
                 await conn.execute("UPDATE webhook SET url = 'https://ci.example.com/hook'")
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute("SELECT count(*) FROM webhook")
             assert await cur.fetchone() == (1,)
 
@@ -145,7 +147,7 @@ async def test_ssrf_corpus_refused_at_delivery_time(
     corpus = ALWAYS_REFUSED if allow_private else [url for url, _ in CORPUS]
     async with make_app(webhook_allow_private=allow_private) as running:
         running.app.state.webhooks.resolver = ssrf_resolver
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             for url in corpus:
                 await conn.execute(
                     "INSERT INTO webhook (workspace_id, name, url, events) "
@@ -165,7 +167,7 @@ async def wait_for_errors(running: Running, count: int, timeout: float = 30.0) -
     deadline = loop.time() + timeout
     found: dict[str, str] = {}
     while loop.time() < deadline:
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute(
                 "SELECT DISTINCT ON (w.url) w.url, a.error FROM webhook_attempt a "
                 "JOIN webhook_delivery d USING (delivery_id) JOIN webhook w USING (webhook_id) "
@@ -199,7 +201,7 @@ async def wait_for_error(running: Running, timeout: float = 30.0) -> str:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute("SELECT error FROM webhook_attempt WHERE error IS NOT NULL")
             row = await cur.fetchone()
         if row is not None:

@@ -16,6 +16,8 @@ from webhook_receiver import (
 )
 from webhook_support import ALL_EVENTS, SECRET, AppFactory
 
+from pool_support import pooled
+
 pytestmark = pytest.mark.anyio
 
 MLFLOW_HEADERS = ("x-mlflow-delivery-id", "x-mlflow-timestamp", "x-mlflow-signature")
@@ -138,7 +140,7 @@ async def test_a_rolled_back_change_is_never_delivered(
             await conn.rollback()
         await running.store.registry.create_model("kept")
         (got,) = await asyncio.to_thread(receiver.wait_for, 1)
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute("SELECT count(*) FROM webhook_delivery")
             assert await cur.fetchone() == (1,)
     assert got.json["data"]["name"] == "kept"
@@ -180,7 +182,7 @@ async def wait_delivered(running: object, count: int, timeout: float = 30.0) -> 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        async with store.pool.connection() as conn:
+        async with pooled(store.pool) as conn:
             cur = await conn.execute(
                 "SELECT count(*) FROM webhook_delivery WHERE state = 'delivered'"
             )
@@ -292,7 +294,7 @@ async def test_rotation_overlap_signs_with_both_secrets(
         )
         await running.store.registry.create_model("after")
         after = (await asyncio.to_thread(receiver.wait_for, 2))[1]
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute("SELECT secret, previous_secret FROM webhook")
             stored = await cur.fetchone()
     header = during.headers["x-mlflow-signature"]

@@ -14,6 +14,7 @@ from webhook_support import AppFactory, Running
 
 from modelyard.db.pool import open_pool
 from modelyard.webhooks.dispatcher import Dispatcher
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +27,7 @@ async def wait_listening(running: Running, timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute(
                 "SELECT count(*) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND query = 'LISTEN modelyard_webhooks'"
@@ -122,6 +123,6 @@ async def test_every_claimed_delivery_is_attempted_at_once(
             await running.store.registry.create_model(f"m{i}")
         for hook in hooks:
             await asyncio.to_thread(hook.wait_for, 3)
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute("SELECT DISTINCT attempts FROM webhook_delivery")
             assert await cur.fetchall() == [(1,)]

@@ -17,6 +17,7 @@ from webhook_receiver import Receiver
 from webhook_support import ALL_EVENTS, SECRET, AppFactory
 
 from modelyard.db.conninfo import DEFAULT_SCHEMA, with_schema
+from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +63,7 @@ async def test_each_workspace_gets_its_own_events_under_rls(
         got_mine = await asyncio.to_thread(mine.wait_for, 1)
         got_theirs = await asyncio.to_thread(theirs.wait_for, 1)
         # Both recorded, each in its own scope: no delivery is left pending.
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute("SELECT count(*) FROM webhook_delivery")
             assert await cur.fetchone() == (0,)  # the runtime role outside any scope: nothing
         assert await asyncio.to_thread(delivered, database_url) == 2

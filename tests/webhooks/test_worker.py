@@ -14,6 +14,8 @@ import pytest
 from webhook_receiver import Receiver
 from webhook_support import AppFactory
 
+from pool_support import pooled
+
 pytestmark = pytest.mark.anyio
 
 
@@ -62,13 +64,13 @@ async def test_killed_after_the_2xx_is_redelivered_with_the_same_id(
         hang, receiver.hang = receiver.hang, None
         assert hang is not None
         hang.set()
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             cur = await conn.execute("SELECT attempts, state FROM webhook_delivery")
             assert await cur.fetchone() == (1, "pending")  # claimed once, nothing recorded
     # A dispatcher of the server takes over once the dead worker's lease runs out.
     async with make_app(webhook_timeout=1.0) as running:
         first, second = await asyncio.to_thread(receiver.wait_for, 2, 60)
-        async with running.store.pool.connection() as conn:
+        async with pooled(running.store.pool) as conn:
             for _ in range(600):
                 cur = await conn.execute("SELECT attempts, state FROM webhook_delivery")
                 row = await cur.fetchone()

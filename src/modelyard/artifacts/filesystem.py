@@ -14,6 +14,7 @@ partial one, and a crashed upload leaves only a ``.part`` file that gc removes.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
 import time
@@ -24,12 +25,14 @@ from typing import BinaryIO, cast
 
 from modelyard.artifacts.backend import Backend, BlobRef, Chunker, Conn, Staged, Swept
 from modelyard.artifacts.location import StoreLocation
-from modelyard.errors import ArtifactCorrupted, ArtifactStoreUnavailable
+from modelyard.errors import ArtifactCorrupted, ArtifactStoreUnavailable, InsufficientStorage
 from modelyard.sql import query
 
 # Bytes per write or read of a blob file: one thread hop per 4 MiB keeps the hops' cost small.
 FILE_BLOCK = 4 * 1024 * 1024
 
+# The errors of a full disk (or quota): the write is refused, not the store unreachable.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _HEX2 = re.compile(r"^[0-9a-f]{2}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -40,6 +43,18 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _full(url: str, exc: OSError) -> InsufficientStorage:
+    return InsufficientStorage(f"artifact store {url} is full; nothing was stored")
+
+
+def _close_quietly(handle: BinaryIO) -> None:
+    """Close after a failed write: flushing what is buffered may fail the same way again."""
+    try:
+        handle.close()
+    except OSError:
+        pass
 
 
 def _install(staged: Path, target: Path) -> None:
@@ -79,6 +94,8 @@ class FileBackend(Backend):
             path = staging / f"{uuid.uuid4().hex}.part"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
+            if exc.errno in _FULL:
+                raise _full(self.url, exc) from exc
             raise ArtifactStoreUnavailable(
                 f"artifact store {self.url} is not writable: {exc.strerror}"
             ) from exc
@@ -91,15 +108,23 @@ class FileBackend(Backend):
             async for block in chunker.chunks(source, FILE_BLOCK):
                 await asyncio.to_thread(handle.write, block)
             await asyncio.to_thread(_finish, handle)
-        except BaseException:
-            handle.close()
+        except BaseException as exc:
+            # The partial file goes, whatever closing it says: no .part is left for gc.
+            _close_quietly(handle)
             path.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise _full(self.url, exc) from exc
             raise
         return Staged(sha256=chunker.sha256, size=chunker.size, handle=path)
 
     async def publish(self, conn: Conn, staged: Staged) -> int:
         locator = self.locator_for(staged.sha256)
-        await asyncio.to_thread(_install, cast(Path, staged.handle), self._blob_path(locator))
+        try:
+            await asyncio.to_thread(_install, cast(Path, staged.handle), self._blob_path(locator))
+        except OSError as exc:
+            if exc.errno in _FULL:  # no room for a new blobs/ directory
+                raise _full(self.url, exc) from exc
+            raise
         cur = await conn.execute(
             query("artifacts.insert_blob"),
             {

@@ -22,7 +22,7 @@ from typing import cast
 from modelyard.artifacts.backend import Backend, BlobRef, Chunker, Conn, Staged, Swept
 from modelyard.artifacts.location import DEFAULT_STORE_URL
 from modelyard.sql import query
-from modelyard.store._base import Pool
+from modelyard.store._base import Pool, Repository
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _COPY_TRAILER = struct.pack("!h", -1)
@@ -47,7 +47,8 @@ class PostgresBackend(Backend):
     bytes_outside_database = False
 
     def __init__(self, pool: Pool) -> None:
-        self._pool = pool
+        # Reads take their connection through a repository, for its search path and scope.
+        self._reads = Repository(pool)
 
     async def stage(self, conn: Conn | None, source: AsyncIterable[bytes], limit: int) -> Staged:
         assert conn is not None, "the postgresql store stages inside the publishing transaction"
@@ -81,7 +82,7 @@ class PostgresBackend(Backend):
             await conn.execute(query("artifacts.delete_blob"), {"blob_id": staged.handle})
 
     async def read(self, blob: BlobRef) -> AsyncIterator[bytes]:
-        async with self._pool.connection() as conn:
+        async with self._reads.transaction() as conn:
             async with conn.cursor(binary=True) as cur:
                 rows = cur.stream(query("artifacts.read_chunks"), {"blob_id": blob.blob_id})
                 async for (data,) in rows:

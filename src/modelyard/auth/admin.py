@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from modelyard import limits
 from modelyard.auth import tokens
 from modelyard.auth.access import Role
-from modelyard.db.conninfo import with_schema
+from modelyard.db.conninfo import for_pool, search_path
 from modelyard.db.errors import translate
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.sql import query
@@ -33,9 +33,14 @@ _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 @contextmanager
 def connect(conninfo: str, schema: str) -> Iterator[Conn]:
-    """One transaction on the database at ``conninfo``, committed when the block succeeds."""
+    """One transaction on the database at ``conninfo``, committed when the block succeeds.
+
+    The search path is set for the transaction, not the session, so these commands work through
+    PgBouncer in transaction mode too.
+    """
     try:
-        with psycopg.connect(with_schema(conninfo, schema), row_factory=dict_row) as conn:
+        with psycopg.connect(for_pool(conninfo), row_factory=dict_row) as conn:
+            conn.execute(query("scope.search_path"), {"search_path": search_path(schema)})
             yield conn
     except psycopg.Error as exc:
         raise translate(exc) from exc

@@ -106,6 +106,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.ModelyardError], str]] = {
 
 def translate(exc: psycopg.Error) -> errors.ModelyardError:
     """The modelyard exception for a driver error (raise it ``from exc``)."""
+    if isinstance(exc, psycopg.errors.DiskFull):
+        # An OperationalError too, but not a reason to retry soon: the statement was refused
+        # and rolled back, the server is up.
+        return errors.InsufficientStorage("the database's disk is full; nothing was stored")
     if isinstance(exc, psycopg.OperationalError) and not isinstance(
         exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
     ):

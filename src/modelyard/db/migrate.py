@@ -141,7 +141,11 @@ def status(conninfo: str, schema: str) -> SchemaStatus:
         exists = conn.execute(query("migrate.version_table_exists"), [schema]).fetchone()
         applied: dict[int, tuple[str, str]] = {}
         if exists and exists[0]:
-            conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+            # LOCAL: the server checks the schema through this too, possibly behind PgBouncer,
+            # and a session-level SET would stay on whichever server session ran it.
+            conn.execute(
+                sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema))
+            )
             applied = _applied(conn)
     by_version = {m.version: m for m in known}
     modified = tuple(

@@ -1,15 +1,16 @@
-"""The async connection pool the store and the server share."""
+"""The async connection pool the store and the server share, and the search path it serves."""
 
 from __future__ import annotations
 
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from modelyard.db.conninfo import with_schema
+from modelyard.db.conninfo import for_pool, search_path
 
 Conn = AsyncConnection[tuple[object, ...]]
 ConnCallback = Callable[[Conn], Awaitable[None]]
@@ -35,6 +36,20 @@ def _idle_check() -> tuple[ConnCallback, ConnCallback]:
     return check, reset
 
 
+class SchemaPool(AsyncConnectionPool[Conn]):
+    """A pool whose connections serve one modelyard schema.
+
+    The connections carry no session state of ours, not even the search path: every
+    transaction on them starts by setting ``search_path`` (and the request's scope) locally
+    (``store/_base.py``), so the pool works unchanged behind PgBouncer in transaction mode, where
+    consecutive transactions of one client connection run on different server sessions.
+    """
+
+    def __init__(self, conninfo: str, *, search_path: str, **kwargs: Any) -> None:
+        super().__init__(conninfo, **kwargs)
+        self.search_path = search_path
+
+
 async def open_pool(
     conninfo: str,
     schema: str,
@@ -43,16 +58,17 @@ async def open_pool(
     max_size: int = 10,
     timeout: float = 30.0,
     prepared_statements: bool = True,
-) -> AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]:
-    """An opened pool whose connections use ``schema``; the caller closes it.
+) -> SchemaPool:
+    """An opened pool whose transactions use ``schema``; the caller closes it.
 
     ``prepared_statements=False`` stops psycopg from preparing frequent queries server-side,
     for poolers that cannot carry prepared statements between sessions (PgBouncer in
     transaction mode before 1.21, or without ``max_prepared_statements``).
     """
     check, reset = _idle_check()
-    pool: AsyncConnectionPool[AsyncConnection[tuple[object, ...]]] = AsyncConnectionPool(
-        with_schema(conninfo, schema),
+    pool = SchemaPool(
+        for_pool(conninfo),
+        search_path=search_path(schema),
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,

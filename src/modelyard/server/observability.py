@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelyard.auth.access import Access, access
 from modelyard.server.responses import JSON
 from modelyard.sql import migrations, query
-from modelyard.store._base import Pool
+from modelyard.store._base import Pool, Repository
 
 access_log = logging.getLogger("modelyard.access")
 
@@ -155,7 +155,7 @@ async def ready(request: Request) -> Response:
     previous release's servers stay in the load balancer until they are replaced.
     """
     try:
-        async with request.app.state.store.pool.connection(timeout=5) as conn:
+        async with Repository(request.app.state.store.pool).read(timeout=5) as conn:
             cur = await conn.execute(query("migrate.applied"))
             applied = {int(str(row[0])) for row in await cur.fetchall()}
     except Exception as exc:  # any failure means "not ready", reported, not raised

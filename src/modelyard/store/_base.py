@@ -1,13 +1,16 @@
 """The base of the store's repositories: a pool, scoped transactions, and error translation.
 
-Every transaction a repository opens starts with the request's scope: ``set_config(...,
-true)`` of ``modelyard.workspace``, ``modelyard.actor``, ``modelyard.request_id``,
-``modelyard.token_id`` and ``modelyard.client_addr``, sent in
-the same round trip as the ``BEGIN`` (a pipeline), from the caller the server's guard put in the
-request's context. Row-level security, the ``workspace_id`` column defaults, the event
-triggers and the audit log read it there, so no handler passes a workspace by hand. Code that
-runs outside a request (the CLI's tools, tests, benchmarks) acts in the workspace the repository
-was made with, ``default`` unless told.
+Every transaction a repository opens starts with the schema's ``search_path`` and the request's
+scope: ``set_config(..., true)`` of ``search_path``, ``modelyard.workspace``, ``modelyard.actor``,
+``modelyard.request_id``, ``modelyard.token_id`` and ``modelyard.client_addr``, sent in the same
+round trip as the ``BEGIN`` (a pipeline), from the caller the server's guard put in the
+request's context. Nothing is left on the session, so the pool works behind PgBouncer in
+transaction mode; every use of a pooled connection goes through :meth:`Repository.transaction`
+or :meth:`Repository.read` (``tests/db/test_pooled_sessions.py`` checks that no other code takes
+one). Row-level security, the ``workspace_id`` column defaults, the event triggers and the audit
+log read the scope there, so no handler passes a workspace by hand. Code that runs outside a
+request (the CLI's tools, tests, benchmarks) acts in the workspace the repository was made with,
+``default`` unless told.
 
 :func:`joined` lets one transaction hold several repository calls: an idempotent write
 (``store/idempotency.py``) claims its receipt, then the handler's store call runs in that same
@@ -23,13 +26,13 @@ from contextlib import asynccontextmanager, contextmanager
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
-from psycopg_pool import AsyncConnectionPool
 
 from modelyard.auth import caller
 from modelyard.db.errors import translate
+from modelyard.db.pool import SchemaPool
 from modelyard.sql import query
 
-Pool = AsyncConnectionPool[AsyncConnection[tuple[object, ...]]]
+Pool = SchemaPool
 Conn = AsyncConnection[tuple[object, ...]]
 
 # The transaction the current task's repository calls join instead of opening their own.
@@ -75,6 +78,7 @@ class Repository:
     def _scope(self) -> dict[str, str]:
         who = caller.current()
         return {
+            "search_path": self._pool.search_path,
             "workspace": str(self.workspace_id),
             "actor": (who.user or "") if who else "",
             "request_id": (who.request_id or "") if who else "",
@@ -110,7 +114,7 @@ class Repository:
             raise translate(exc) from exc
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Conn]:
+    async def read(self, *, timeout: float | None = None) -> AsyncIterator[Conn]:
         """A pooled connection for a read that is one statement (or a write that is one
         statement: the webhook dispatcher's claim and record), without BEGIN and COMMIT.
 
@@ -118,6 +122,7 @@ class Repository:
         ends at the pipeline's sync, so the scope set first holds for the statements of the
         block and ends with it. BEGIN and COMMIT would be two more round trips for nothing; on
         the hot lookups (alias resolution) they were half the database time of a request.
+        ``timeout``: seconds to wait for a connection, instead of the pool's own.
         Inside :func:`joined`, the statements run in the joined transaction.
         """
         held = _joined.get()
@@ -126,7 +131,7 @@ class Repository:
                 yield conn
             return
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=timeout) as conn:
                 await conn.set_autocommit(True)
                 try:
                     async with conn.pipeline():

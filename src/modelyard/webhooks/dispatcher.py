@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 
 from modelyard.auth import caller
-from modelyard.db.conninfo import with_schema
+from modelyard.db.conninfo import for_pool
 from modelyard.errors import ModelyardError
 from modelyard.settings import Settings
 from modelyard.sql import query
@@ -56,7 +56,9 @@ class Dispatcher(Repository):
     ) -> None:
         super().__init__(pool)
         self._service = service
-        self._conninfo = with_schema(conninfo, settings.schema)
+        # The listener's own session runs LISTEN only, which names no table: no search path, so
+        # it connects through a pooler that refuses startup options too.
+        self._conninfo = for_pool(conninfo)
         self._settings = settings
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()

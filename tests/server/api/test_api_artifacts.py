@@ -171,9 +171,9 @@ async def test_the_open_api_document_shows_raw_bodies(client: httpx.AsyncClient)
     assert {p["name"] for p in listing["parameters"]} >= {"path", "recursive"}
 
 
-async def test_the_size_limit_is_a_413(runtime_url: str, settings: Settings) -> None:
+async def test_the_size_limit_is_a_413(app_database_url: str, settings: Settings) -> None:
     small = dataclasses.replace(settings, max_artifact_bytes=1000)
-    app = create_app(small, runtime_url)
+    app = create_app(small, app_database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as client:
@@ -191,9 +191,11 @@ async def test_the_size_limit_is_a_413(runtime_url: str, settings: Settings) -> 
             ok(await client.put(url, content=b"z" * 1000), 201)
 
 
-async def test_a_file_store_server(runtime_url: str, settings: Settings, tmp_path: Path) -> None:
+async def test_a_file_store_server(
+    app_database_url: str, settings: Settings, tmp_path: Path
+) -> None:
     configured = dataclasses.replace(settings, artifact_store=f"file://{tmp_path}")
-    app = create_app(configured, runtime_url)
+    app = create_app(configured, app_database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as client:

@@ -29,10 +29,10 @@ HOSTILE = [
 
 @pytest.fixture
 async def file_store_client(
-    runtime_url: str, settings: Settings, tmp_path: Path
+    app_database_url: str, settings: Settings, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     configured = dataclasses.replace(settings, artifact_store=f"file://{tmp_path}/store")
-    app = create_app(configured, runtime_url)
+    app = create_app(configured, app_database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://modelyard") as c:

@@ -54,6 +54,7 @@ _CODES: dict[type[errors.ModelyardError], str] = {
     errors.PermissionDenied: "PERMISSION_DENIED",
     errors.ArtifactCorrupted: "DATA_LOSS",
     errors.ArtifactStoreUnavailable: "TEMPORARILY_UNAVAILABLE",
+    errors.InsufficientStorage: "RESOURCE_EXHAUSTED",
     errors.DatabaseUnavailable: "TEMPORARILY_UNAVAILABLE",
     errors.SchemaOutdated: "TEMPORARILY_UNAVAILABLE",
     errors.EmbeddedPostgresError: "TEMPORARILY_UNAVAILABLE",
@@ -61,7 +62,7 @@ _CODES: dict[type[errors.ModelyardError], str] = {
 
 # Statuses of our own that say more than MLflow's and that the mlflow client handles as errors
 # all the same (it only looks at the body's error_code).
-_KEPT_STATUSES = frozenset({413, 416})
+_KEPT_STATUSES = frozenset({413, 416, 507})
 
 
 def mlflow_code(exc: errors.ModelyardError) -> str:

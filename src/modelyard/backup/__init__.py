@@ -106,7 +106,9 @@ def backup(
             tool = find_tool("pg_dump", [server_major], pg_bin)
             schema_version = _schema_version(conn, schema)
             tables = checksums.list_tables(conn, schema)
-            with progress.phase("pg_dump", len(tables)) as advance:
+            dumped = conn.execute(query("backup.dumped_tables"), [schema]).fetchone()
+            assert dumped is not None
+            with progress.phase("pg_dump", int(str(dumped[0]))) as advance:
                 run_pg_dump(tool, dsn, schema, str(snapshot_row[0]), dump, lambda: advance(1))
             digests = checksums.table_digests(conn, tables, progress)
             blobs = _file_blobs(conn, schema, {t.name for t in tables})

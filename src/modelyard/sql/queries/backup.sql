@@ -53,6 +53,14 @@ WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 GROUP BY c.relname
 ORDER BY c.relname COLLATE "C"
 
+-- name: dumped_tables
+-- How many tables pg_dump dumps the rows of: plain tables and each partition (the audit log's
+-- months), not the partitioned parents, which hold no rows themselves. The progress bar's total.
+SELECT count(*)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind = 'r'
+
 -- name: stable_output
 -- Fixes every setting that changes the text form of a value, so a checksum taken on one server
 -- matches the same rows on another (other time zone, PostgreSQL 15 vs 18).

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from form_support import csrf_token
 
 # A version source inside the server's own artifacts (the only kind it accepts).
 SRC = "runs:/" + "5" * 32
@@ -18,15 +19,7 @@ pytestmark = pytest.mark.anyio
 
 API = "/api/v1"
 XSS = "<img src=x onerror=alert(1)>"
-TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
-
-
-async def token(client: httpx.AsyncClient, path: str = "/") -> str:
-    page = await client.get(path)
-    assert page.status_code == 200, page.text
-    found = TOKEN.search(page.text)
-    assert found, "page has no CSRF token"
-    return found.group(1)
+token = csrf_token
 
 
 async def post_form(

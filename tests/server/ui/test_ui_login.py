@@ -4,12 +4,11 @@ with) ends it; the forms need their CSRF token; the redirect after login stays o
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import psycopg
 import pytest
 from auth_support import bearer
+from form_support import csrf_token
 
 from modelyard.auth import admin
 from modelyard.auth.credentials import SESSION_COOKIE
@@ -17,15 +16,10 @@ from modelyard.db.conninfo import DEFAULT_SCHEMA, with_schema
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 
 
 async def csrf(client: httpx.AsyncClient, path: str = "/ui/login") -> str:
-    page = await client.get(path)
-    assert page.status_code == 200, page.text
-    found = TOKEN.search(page.text)
-    assert found, "page has no CSRF token"
-    return found.group(1)
+    return await csrf_token(client, path)
 
 
 async def log_in(

@@ -18,6 +18,7 @@ from modelyard.db.migrate import upgrade
 
 # -- modelyard --------------------------------------------------------------------------------
 
+MY_SCOPE = "SELECT set_config('modelyard.workspace', '1', false)"
 MY_EXPERIMENT = "INSERT INTO experiment (name) VALUES (%s) RETURNING experiment_id"
 MY_RUNS = (
     "COPY run (run_id, experiment_id, name, status, start_time, end_time, user_id,"
@@ -41,6 +42,9 @@ def seed_modelyard(
     """Apply modelyard's schema, load the search runs; return the experiment id."""
     upgrade(dsn, DEFAULT_SCHEMA)
     with psycopg.connect(with_schema(dsn)) as conn, conn.cursor() as cur:
+        # Rows take their workspace from the request scope (no scope: the insert fails); the
+        # seed is the default workspace's, for this whole session.
+        cur.execute(MY_SCOPE)
         row = cur.execute(MY_EXPERIMENT, [experiment]).fetchone()
         assert row is not None
         experiment_id = int(row[0])

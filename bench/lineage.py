@@ -94,6 +94,8 @@ LOAD = [
 def load(dsn: str, pipelines: int) -> float:
     started = time.perf_counter()
     with psycopg.connect(with_schema(dsn, DEFAULT_SCHEMA)) as conn:
+        # Rows take their workspace from the request scope: the default workspace's, here.
+        conn.execute("SELECT set_config('modelyard.workspace', '1', true)")
         for statement in LOAD:
             conn.execute(statement, {"pipelines": pipelines})  # type: ignore[arg-type]
         conn.commit()

@@ -42,12 +42,14 @@ def tokens(database_url: str) -> dict[str, str]:
 
 @pytest.fixture
 def secured(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[mlflow.MlflowClient]:
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    with started_server(database_url, tmp_path, "--auth") as server:
+    # As the runtime role: with --auth the server refuses a role that row-level security
+    # would not bind (the superuser of database_url).
+    with started_server(runtime_url, tmp_path, "--auth") as server:
         yield mlflow.MlflowClient(tracking_uri=server.url, registry_uri=server.url)
 
 

@@ -47,9 +47,12 @@ class ChainReport:
 
 
 def verify(conn: Conn, progress: Progress | None = None) -> list[ChainReport]:
-    """Check every chain; one report per chain, with its first broken link if any."""
+    """Check every chain; one report per chain, with its first broken link if any.
+
+    ``conn`` should hold one snapshot (``admin.connect(..., snapshot=True)``), so that rows
+    appended while the chains are walked do not look like a break.
+    """
     progress = progress or NoProgress()
-    conn.execute(query("scope.snapshot"))
     chains = conn.execute(query("audit.chains")).fetchall()
     total = sum(int(c["last_seq"]) - int(c["pruned_seq"]) for c in chains)
     reports = []

@@ -42,7 +42,7 @@ def rows(db: psycopg.Connection[dict[str, Any]], entity: str | None = None) -> l
 
 
 def verified(database_url: str) -> list[audit.ChainReport]:
-    with admin.connect(database_url, DEFAULT_SCHEMA) as conn:
+    with admin.connect(database_url, DEFAULT_SCHEMA, snapshot=True) as conn:
         return audit.verify(conn)
 
 

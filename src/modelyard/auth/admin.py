@@ -32,14 +32,17 @@ _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @contextmanager
-def connect(conninfo: str, schema: str) -> Iterator[Conn]:
+def connect(conninfo: str, schema: str, *, snapshot: bool = False) -> Iterator[Conn]:
     """One transaction on the database at ``conninfo``, committed when the block succeeds.
 
     The search path is set for the transaction, not the session, so these commands work through
-    PgBouncer in transaction mode too.
+    PgBouncer in transaction mode too. ``snapshot``: repeatable read and read only, for reads
+    of many statements that must see one state (``audit verify``); it must come first.
     """
     try:
         with psycopg.connect(for_pool(conninfo), row_factory=dict_row) as conn:
+            if snapshot:
+                conn.execute(query("scope.snapshot"))
             conn.execute(query("scope.search_path"), {"search_path": search_path(schema)})
             yield conn
     except psycopg.Error as exc:

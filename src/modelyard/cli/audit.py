@@ -39,9 +39,12 @@ EVENT_COLUMNS = [
 
 
 @contextmanager
-def _database(settings: Settings) -> Iterator[admin.Conn]:
+def _database(settings: Settings, *, snapshot: bool = False) -> Iterator[admin.Conn]:
     # Not for serving: the log is read and pruned as it is, by the owner (across workspaces).
-    with open_database(settings) as dsn, admin.connect(dsn, settings.schema) as c:
+    with (
+        open_database(settings) as dsn,
+        admin.connect(dsn, settings.schema, snapshot=snapshot) as c,
+    ):
         yield c
 
 
@@ -69,7 +72,7 @@ def verify_command(settings: Settings, quiet: bool, as_json: bool) -> None:
     """Walk every workspace's hash chain; report the first broken link of each and exit 1 if
     any is broken (a row deleted or edited)."""
     progress = NoProgress() if quiet or as_json or not sys.stderr.isatty() else RichProgress()
-    with _database(settings) as conn:
+    with _database(settings, snapshot=True) as conn:
         reports = audit.verify(conn, progress)
     broken = [r for r in reports if r.broken is not None]
     if as_json:

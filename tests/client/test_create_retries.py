@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from modelyard.client import Client
+from modelyard.client import _http as http_module
 from modelyard.client import client as client_module
 from modelyard.client._http import ServerUnreachable
 from modelyard.errors import InvalidInput
@@ -39,7 +40,7 @@ class Flaky:
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module.time, "sleep", lambda _: None)
+    monkeypatch.setattr(http_module.time, "sleep", lambda _: None)
 
 
 @pytest.mark.parametrize("how", ["drop", "503"])

@@ -24,7 +24,7 @@ from fault_proxy import FaultProxy, fault_proxy
 from fault_support import ServerProcess, sql_rows, stored_steps
 
 from modelyard.client import Client
-from modelyard.client import client as client_module
+from modelyard.client import _http as client_http
 from modelyard.client._http import ServerUnreachable
 from modelyard.errors import DatabaseUnavailable, IdempotencyKeyReused
 
@@ -217,7 +217,7 @@ def test_a_creation_whose_commit_is_cut_from_postgresql_is_retried_to_one_row(
                 key = uuid.uuid4().hex
                 proxy.cut_after_commit()
                 with monkeypatch.context() as only_once:  # the first attempt alone: a 503
-                    only_once.setattr(client_module, "CREATE_ATTEMPTS", 1)
+                    only_once.setattr(client_http, "CREATE_ATTEMPTS", 1)
                     with pytest.raises(DatabaseUnavailable):
                         target.create(client, key)
                 assert proxy.cuts == 1

@@ -7,13 +7,19 @@ classes the server raised (:func:`modelyard.errors.error_from_dict`).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
 import msgspec
 
+from modelyard.client.buffer import is_transient
 from modelyard.errors import DatabaseUnavailable, InvalidInput, ModelyardError, error_from_dict
+
+# A creating call is sent at most this many times, waiting 0.2 s, 0.4 s, ... between attempts:
+# enough to ride out a dropped connection or a server restart, short of hiding an outage.
+CREATE_ATTEMPTS = 5
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 _GATEWAY_STATUSES = frozenset({502, 503, 504})
@@ -68,6 +74,19 @@ class HttpSession:
             )
         except httpx.InvalidURL as exc:
             raise InvalidInput(f"invalid server URL {self.url!r}: {exc}", field="url") from exc
+
+    def create(self, path: str, body: Any, key: str) -> Any:
+        """POST a creating request with idempotency key ``key``, retrying transient failures
+        with the same key (the server replays the first answer if it was stored)."""
+        headers = {"idempotency-key": key}
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self.request("POST", path, body=body, headers=headers)
+            except Exception as exc:
+                if attempt == CREATE_ATTEMPTS or not is_transient(exc):
+                    raise
+            time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def request(
         self,

@@ -11,7 +11,6 @@ stored but its answer lost, the retry gets that first answer instead of making a
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,10 +21,10 @@ import httpx
 
 from modelyard.client._artifacts import ArtifactCalls
 from modelyard.client._datasets import DatasetCalls
+from modelyard.client._http import CREATE_ATTEMPTS as CREATE_ATTEMPTS  # a creating call's tries
 from modelyard.client._http import HttpSession
 from modelyard.client._logged_models import LoggedModelCalls
 from modelyard.client._model_files import download_model, model_files, upload_model, version_ref
-from modelyard.client.buffer import is_transient
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 
 Json = dict[str, Any]
@@ -43,9 +42,6 @@ KEEP = _Keep()
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 _FROM_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 MAX_PAGE_SIZE = 1000  # the server's largest page (``limit`` / ``max_results``)
-# A creating call is sent at most this many times, waiting 0.2 s, 0.4 s, ... between attempts:
-# enough to ride out a dropped connection or a server restart, short of hiding an outage.
-CREATE_ATTEMPTS = 5
 
 
 def encode_value(value: float) -> float | str:
@@ -118,19 +114,6 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._session.request(method, path, **kwargs)
-
-    def _create(self, path: str, body: Json, key: str) -> Any:
-        """POST a creating request with idempotency key ``key``, retrying transient failures
-        with the same key (the server replays the first answer if it was stored)."""
-        headers = {"idempotency-key": key}
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
-            try:
-                return self._call("POST", path, body=body, headers=headers)
-            except Exception as exc:
-                if attempt == CREATE_ATTEMPTS or not is_transient(exc):
-                    raise
-            time.sleep(0.2 * attempt)
-        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _pages(
         self,
@@ -258,7 +241,7 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
             "parent_run_id": parent_run_id,
             "start_time": start_time,
         }
-        result: Json = self._create(
+        result: Json = self._session.create(
             "/runs",
             {k: v for k, v in body.items() if v is not None},
             idempotency_key or uuid.uuid4().hex,
@@ -438,7 +421,7 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
         body = {k: v for k, v in body.items() if v is not None}
         path = f"{_model_path(name)}/versions"
         try:
-            result: Json = self._create(path, body, key)
+            result: Json = self._session.create(path, body, key)
             return result
         except NotFound as exc:
             # Only a missing model is ours to fix; a missing run is the caller's error.
@@ -453,7 +436,7 @@ class Client(ArtifactCalls, DatasetCalls, LoggedModelCalls):
         except AlreadyExists:
             pass  # created concurrently
         # The same key: the refused first attempt left no receipt behind.
-        result = self._create(path, body, key)
+        result = self._session.create(path, body, key)
         return result
 
     def get_version(self, name: str, version: int) -> Json:

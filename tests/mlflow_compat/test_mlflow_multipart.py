@@ -1,13 +1,15 @@
 """MLflow's multipart upload through the artifact proxy, in small parts: the real client on both
 stores (a ``file://`` store takes the assembled file over by a rename), parts in any order, and
-what is refused (parts of another size, a wrong ETag, a missing or cut-off part, an aborted
-upload), each leaving nothing visible."""
+what is refused (parts of another size, a wrong ETag, a missing or cut-off part, a part sent
+twice at once, an aborted upload), each leaving nothing visible."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,7 +50,8 @@ def client(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> MlflowClie
     # takes for 500 MB and more by default.
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(MB))
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(MB))
-    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", raising=False)
+    # server-info offers no multipart (one streamed PUT is faster); the client may still ask.
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
     return MlflowClient(tracking_uri=server.url, registry_uri=server.url)
 
 
@@ -83,6 +86,20 @@ def test_the_client_uploads_in_parts_to_either_store(
         digest = _sha(data)
         blob = tmp_path / "store" / "blobs" / digest[:2] / digest[2:4] / digest
         assert blob.read_bytes() == data and blob.stat().st_mode & 0o777 == 0o600
+
+
+def test_left_to_server_info_the_client_sends_one_streamed_put(
+    client: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD")
+    run_id = client.create_run("0").info.run_id
+    data = os.urandom(2 * MB + 1)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    client.log_artifact(run_id, str(source))
+    assert not (tmp_path / "data" / "mlflow-multipart").exists()  # no multipart upload
+    got = client.download_artifacts(run_id, "big.bin", str(tmp_path / "got"))
+    assert Path(got).read_bytes() == data
 
 
 def _create(url: str, run_id: str, num_parts: int, name: str = "w.bin") -> dict[str, object]:
@@ -199,3 +216,36 @@ def _cut_off_put(url: str, *, declared: int, sent: bytes) -> None:
             f"Content-Length: {declared}\r\nContent-Type: application/octet-stream\r\n\r\n"
         )
         sock.sendall(head.encode() + sent)
+
+
+def test_one_part_is_written_by_one_request_at_a_time(
+    client: MlflowClient, server: RunningServer, tmp_path: Path
+) -> None:
+    run_id = client.create_run("0").info.run_id
+    created = _create(server.url, run_id, 2)
+    where = urlsplit(_part_url(created, 1))
+    lock = tmp_path / "data" / "mlflow-multipart" / str(created["upload_id"]) / "part-1.lock"
+    with socket.create_connection((where.hostname, where.port), timeout=10) as slow:
+        head = f"PUT {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Length: 1000\r\n\r\n"
+        slow.sendall(head.encode() + b"a" * 10)
+        _wait_until_locked(lock)
+        second = httpx.put(_part_url(created, 1), content=b"b" * 1000)
+        assert (second.status_code, second.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+        assert "part 1 is being uploaded by another request" in second.json()["message"]
+        slow.sendall(b"a" * 990)
+        assert slow.recv(12) == b"HTTP/1.1 200"
+    assert _leftovers(tmp_path) != []  # the upload is still open: its folder is there
+
+
+def _wait_until_locked(lock: Path) -> None:
+    """Until the server holds ``lock`` (the slow request is inside the part's writer)."""
+    for _ in range(500):
+        if lock.exists():
+            with lock.open("rb") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        time.sleep(0.02)
+    raise AssertionError(f"the server never locked {lock}")

@@ -7,13 +7,17 @@ Layout of one upload (``<data dir>/mlflow-multipart/<upload id>/``)::
     part-size          the size of every part but the last, fixed by the first such part
     last-part          the last part, when it came before any other told the part size
     part-<n>.etag      "<sha256 hex> <size>" of part n, written once its bytes are in place
+    part-<n>.lock      held (``flock``) by the one request writing part n
 
 The mlflow client cuts a file into parts of one size (the last one shorter) and PUTs them a few
 at a time in any order. Writing each part at its offset leaves the whole file in ``assembly``
-when the last part ends: ``complete`` then reads it once, checking every part against its ETag
-and hashing the whole for the store, and a ``file://`` store on the same filesystem takes the
-file over by a rename, so the bytes are written once. The one exception, a last part that came
-before the part size was known, is copied into place at ``complete`` (at most one part).
+when the last part ends: ``complete`` then reads it once, hashing the whole for the store, and a
+``file://`` store on the same filesystem takes the file over by a rename, so the bytes are
+written once. A part is written by one request at a time (a second one is refused while the
+first runs) and loses its ETag when it is sent again, until all its new bytes are in place: so
+a recorded ETag always describes the bytes at that part's place, and a cut-off part has none.
+The one exception to writing in place, a last part that came before the part size was known,
+is copied into place at ``complete`` (at most one part).
 
 Writers of parts hold a shared ``flock`` on ``assembly``; ``complete`` first renames it (no new
 writer can open it) and then takes the lock exclusively (the writers that had it open finish
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import hashlib
 import json
 import os
 import uuid
@@ -92,6 +95,7 @@ class Placement:
     file: Path
     offset: int
     separate: bool
+    last: bool
 
 
 def place(folder: Path, number: int, num_parts: int, size: int, limit: int) -> Placement:
@@ -116,12 +120,10 @@ def place(folder: Path, number: int, num_parts: int, size: int, limit: int) -> P
     if part_size is not None and (num_parts - 1) * part_size > limit:
         raise PayloadTooLarge(f"artifact larger than {limit} bytes", limit=limit)
     if num_parts == 1:
-        return Placement(folder / ASSEMBLY, 0, separate=False)
+        return Placement(folder / ASSEMBLY, 0, separate=False, last=True)
     if part_size is None:  # the last part, before any other: it waits aside
-        return Placement(folder / f"{LAST_PART}.{uuid.uuid4().hex}", 0, separate=True)
-    if last:
-        (folder / LAST_PART).unlink(missing_ok=True)  # an earlier copy set aside is stale now
-    return Placement(folder / ASSEMBLY, (number - 1) * part_size, separate=False)
+        return Placement(folder / f"{LAST_PART}.{uuid.uuid4().hex}", 0, separate=True, last=True)
+    return Placement(folder / ASSEMBLY, (number - 1) * part_size, separate=False, last=last)
 
 
 def _open_for_part(folder: Path, placement: Placement) -> int:
@@ -153,9 +155,35 @@ async def write_part(
     folder: Path, number: int, placement: Placement, size: int, body: AsyncIterable[bytes]
 ) -> str:
     """Write the part's ``size`` bytes where ``placement`` says; its sha256 (hex), the ETag."""
+    lock = await asyncio.to_thread(_lock_part, folder, number)
+    try:
+        return await _write_part(folder, number, placement, size, body)
+    finally:
+        await asyncio.to_thread(os.close, lock)
+
+
+def _lock_part(folder: Path, number: int) -> int:
+    try:
+        fd = os.open(folder / f"part-{number}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        raise NotFound("the multipart upload is gone") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise Conflict(f"part {number} is being uploaded by another request") from None
+    return fd
+
+
+async def _write_part(
+    folder: Path, number: int, placement: Placement, size: int, body: AsyncIterable[bytes]
+) -> str:
     etag_file = folder / f"part-{number}.etag"
     # A part sent again is not the part it was until its new bytes are all in place.
     await asyncio.to_thread(etag_file.unlink, True)
+    if placement.last and not placement.separate:
+        # A copy of the last part set aside before the part size was known is stale now.
+        await asyncio.to_thread((folder / LAST_PART).unlink, True)
     fd = await asyncio.to_thread(_open_for_part, folder, placement)
     chunker = Chunker(size)
     written = 0
@@ -233,22 +261,13 @@ class Completion:
         os.ftruncate(self._fd, total)
         return total
 
-    async def checked(self, etags: list[str], sizes: list[int]) -> AsyncIterator[bytes]:
-        """The file's bytes in order; raises InvalidInput (before the end) if a part differs
-        from its ETag, which happens only when one part was sent twice at the same time."""
+    async def blocks(self, total: int) -> AsyncIterator[bytes]:
+        """The assembled file's bytes in order (the store hashes them as they pass)."""
         assert self._fd is not None
         fd, offset = self._fd, 0
-        for number, (etag, size) in enumerate(zip(etags, sizes, strict=True), start=1):
-            digest = hashlib.sha256()
-            end = offset + size
-            while offset < end:
-                block = await asyncio.to_thread(os.pread, fd, min(BLOCK, end - offset), offset)
-                if not block:
-                    raise InvalidInput(f"part {number} is shorter than it was", field="parts")
-                await asyncio.to_thread(digest.update, block)
-                offset += len(block)
-                yield block
-            if digest.hexdigest() != etag:
-                raise InvalidInput(
-                    f"part {number}'s bytes differ from its ETag; send it again", field="parts"
-                )
+        while offset < total:
+            block = await asyncio.to_thread(os.pread, fd, min(BLOCK, total - offset), offset)
+            if not block:
+                raise InvalidInput("the assembled file is shorter than its parts", field="parts")
+            offset += len(block)
+            yield block

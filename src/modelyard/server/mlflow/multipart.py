@@ -8,12 +8,12 @@ file's name here. Each part URL is this server's ``mpu/upload/<upload id>/<n>`` 
 streams straight to its place in the upload's one file under the data directory
 (``mlflow-multipart/<upload id>``, see ``_assembly``) and its sha256 is the ETag. ``complete``
 checks the client's part list against the recorded ETags, then hands the file to the artifact
-store in one checked pass (every part hashed again against its ETag, the whole hashed for the
-store): a ``file://`` store on the same filesystem renames it into place, any other store
-streams it in; either way it is deduplicated and published like any other upload, and no more
-than a few blocks are ever in memory. Nothing is visible before ``complete`` commits. ``abort``
-(and ``complete``) remove the upload's folder; uploads left unfinished for a day are swept at
-the next ``create``. The upload id is 128 random bits and the only key to an upload's folder.
+store in one pass (hashed as a whole for the store): a ``file://`` store on the same filesystem
+renames it into place, any other store streams it in; either way it is deduplicated and
+published like any other upload, and no more than a few blocks are ever in memory. Nothing
+is visible before ``complete`` commits. ``abort`` (and ``complete``) remove the upload's
+folder; uploads left unfinished for a day are swept at the next ``create``. The upload id is
+128 random bits and the only key to an upload's folder.
 """
 
 from __future__ import annotations
@@ -166,13 +166,10 @@ async def complete(request: Request) -> Response:
     completion = _assembly.Completion(folder)
     await asyncio.to_thread(completion.begin)
     try:
-        etags, sizes = await asyncio.to_thread(_recorded, folder, message.parts)
-        await asyncio.to_thread(completion.finish_layout, sizes)
+        sizes = await asyncio.to_thread(_recorded, folder, message.parts)
+        total = await asyncio.to_thread(completion.finish_layout, sizes)
         await artifact_store(request).put(
-            target.run_id,
-            target.path,
-            completion.checked(etags, sizes),
-            adopt=completion.file,
+            target.run_id, target.path, completion.blocks(total), adopt=completion.file
         )
     except BaseException:
         # Refused or failed: the parts stay, so the client may fix them and complete again.
@@ -183,18 +180,17 @@ async def complete(request: Request) -> Response:
     return reply()
 
 
-def _recorded(folder: Path, parts: list[Part]) -> tuple[list[str], list[int]]:
-    """Each part's ETag and size as recorded, checked against the client's list."""
-    etags, sizes = [], []
+def _recorded(folder: Path, parts: list[Part]) -> list[int]:
+    """Each part's size as recorded, its ETag checked against the client's list."""
+    sizes = []
     for part in parts:
         recorded = _assembly.recorded_etag(folder, part.part_number)
         if recorded is None:
             raise InvalidInput(f"part {part.part_number} was never uploaded", field="parts")
         if part.etag.strip('"') != recorded[0]:
             raise InvalidInput(f"part {part.part_number} has another ETag", field="parts")
-        etags.append(recorded[0])
         sizes.append(recorded[1])
-    return etags, sizes
+    return sizes
 
 
 async def abort(request: Request) -> Response:

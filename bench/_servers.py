@@ -99,9 +99,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def modelyard_server(
-    dsn: str, workers: int, log_dir: Path, extra: Sequence[str] = (), label: str = ""
+    dsn: str,
+    workers: int,
+    log_dir: Path,
+    extra: Sequence[str] = (),
+    label: str = "",
+    artifact_store: str | None = None,
 ) -> Iterator[Running]:
-    """``modelyard server`` on ``dsn``; ``extra``: more server options (``--auth``)."""
+    """``modelyard server`` on ``dsn``; ``extra``: more server options (``--auth``);
+    ``artifact_store``: the store URL (``file:///dir``), else the default (``postgresql``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -113,6 +119,7 @@ def modelyard_server(
         "modelyard",
         "--database-url",
         dsn,
+        *(("--artifact-store", artifact_store) if artifact_store else ()),
         "server",
         "--host",
         HOST,

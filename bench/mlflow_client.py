@@ -172,6 +172,7 @@ class Sizes:
     big: int
     history: int
     artifact_mb: tuple[int, ...]
+    artifacts_only: bool = False
 
 
 def workload(
@@ -182,6 +183,9 @@ def workload(
     figures: dict[str, Figure] = {}
     check: dict[str, Any] = {}
     experiment_id = client.create_experiment(f"bench-client-{time.time_ns()}")
+    if sizes.artifacts_only:
+        run_id = client.create_run(experiment_id).info.run_id
+        return _artifact_figures(client, run_id, sizes, files, work), check
     params = [Param(f"p{i}", str(i)) for i in range(19)]
     run_ids: list[str] = []
 
@@ -255,11 +259,19 @@ def workload(
 
     figures["alias resolution (get_model_version_by_alias), ms"] = _alias(client, run_ids[4])
 
+    figures |= _artifact_figures(client, run_ids[5], sizes, files, work)
+    return figures, check
+
+
+def _artifact_figures(
+    client: mlflow.MlflowClient, run_id: str, sizes: Sizes, files: dict[int, Path], work: Path
+) -> dict[str, Figure]:
+    figures: dict[str, Figure] = {}
     for size in sizes.artifact_mb:
-        up, down = _artifacts(client, run_ids[5], files[size], work, size)
+        up, down = _artifacts(client, run_id, files[size], work, size)
         figures[f"artifact upload {size:,} MB, MB/s"] = up
         figures[f"artifact download {size:,} MB, MB/s"] = down
-    return figures, check
+    return figures
 
 
 def _alias(client: mlflow.MlflowClient, run_id: str) -> Figure:
@@ -343,6 +355,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--artifact-mb", default="10,1024", help="artifact sizes in MB, comma-separated"
     )
+    parser.add_argument(
+        "--artifacts-only",
+        action="store_true",
+        help="measure the artifact figures alone (the searched experiments get 10 runs each)",
+    )
+    parser.add_argument(
+        "--artifact-store",
+        default=None,
+        metavar="URL",
+        help="modelyard's artifact store URL; 'file' is a file:// store in the work directory,"
+        " beside MLflow's local --artifacts-destination (like with like); default: postgresql",
+    )
     parser.add_argument("--mlflow", type=Path, default=None, help="mlflow executable (own venv)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench/results/mlflow_client.json")
     parser.add_argument("--markdown", action="store_true", help="print BENCHMARKS.md's table")
@@ -375,9 +399,12 @@ def _seed(pg: Any, work: Path, sizes: Sizes, mlflow_bin: Path | None) -> dict[st
 
 
 def _servers(
-    pg: Any, work: Path, mlflow_bin: Path | None
+    pg: Any, work: Path, mlflow_bin: Path | None, artifact_store: str | None
 ) -> Iterator[tuple[str, AbstractContextManager[Running]]]:
-    yield "modelyard", modelyard_server(pg.dsn("bench_client_modelyard"), 1, work)
+    dsn = pg.dsn("bench_client_modelyard")
+    if artifact_store == "file":
+        artifact_store = f"file://{work / 'modelyard-artifacts'}"
+    yield "modelyard", modelyard_server(dsn, 1, work, artifact_store=artifact_store)
     if mlflow_bin is not None:
         dsn = pg.dsn("bench_client_mlflow")
         yield "mlflow", mlflow_server(mlflow_bin, dsn, 1, work, work, proxy_artifacts=True)
@@ -423,10 +450,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = Sizes(
         runs=args.runs,
         seconds=args.seconds,
-        small=args.small_runs,
-        big=args.big_runs,
+        small=min(args.small_runs, 10) if args.artifacts_only else args.small_runs,
+        big=min(args.big_runs, 10) if args.artifacts_only else args.big_runs,
         history=args.history,
         artifact_mb=tuple(int(s) for s in args.artifact_mb.split(",") if s),
+        artifacts_only=args.artifacts_only,
     )
     mlflow_bin = args.mlflow or next((p for p in CANDIDATES if p.exists()), None)
     # A 1 GB upload outlasts the client's default 120 s timeout on a loaded machine; and an
@@ -441,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "nproc": os.cpu_count(),
         "mlflow_client": mlflow.__version__,
         "sizes": sizes.__dict__,
+        "modelyard_artifact_store": args.artifact_store or "postgresql",
     }
     with tempfile.TemporaryDirectory() as tmp, embedded_postgres(Path(tmp) / "pg") as pg:
         work = Path(tmp)
@@ -448,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         searched = _seed(pg, work, sizes, mlflow_bin)
         files = _make_files(work, sizes.artifact_mb)
         checks = {}
-        for name, server in _servers(pg, work, mlflow_bin):
+        for name, server in _servers(pg, work, mlflow_bin, args.artifact_store):
             load_before = _loadavg()
             log(f"{name}: measuring (load {load_before})")
             with server as running:

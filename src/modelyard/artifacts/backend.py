@@ -14,6 +14,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -148,6 +149,15 @@ class Backend(ABC):
     @abstractmethod
     async def stage(self, conn: Conn | None, source: AsyncIterable[bytes], limit: int) -> Staged:
         """Write ``source`` to the staging area; ``conn`` is given iff stages_in_transaction."""
+
+    async def adopt(self, source: AsyncIterable[bytes], limit: int, file: Path) -> Staged | None:
+        """Stage the local ``file`` by taking it over instead of copying it; None if impossible.
+
+        ``source`` is the content of ``file`` as its owner reads and checks it (the multipart
+        assembly): a backend that adopts consumes it to hash and count, writing nothing, and
+        leaves it untouched when it returns None (the caller then stages ``source`` as usual).
+        """
+        return None
 
     @abstractmethod
     async def publish(self, conn: Conn, staged: Staged) -> int:

@@ -117,6 +117,36 @@ class FileBackend(Backend):
             raise
         return Staged(sha256=chunker.sha256, size=chunker.size, handle=path)
 
+    async def adopt(self, source: AsyncIterable[bytes], limit: int, file: Path) -> Staged | None:
+        """Move ``file`` into staging when it is on the store's filesystem (a rename, no copy)."""
+        staging = self.root / "staging"
+        try:
+            await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True, mode=0o700)
+            same = (await asyncio.to_thread(os.stat, staging)).st_dev == (
+                await asyncio.to_thread(os.stat, file)
+            ).st_dev
+        except OSError:
+            return None  # the ordinary staging path reports what is wrong
+        if not same:
+            return None
+        chunker = Chunker(limit)
+        async for _ in chunker.chunks(source, FILE_BLOCK):
+            pass  # hashed and counted; the bytes are in ``file`` already
+        path = staging / f"{uuid.uuid4().hex}.part"
+
+        def take_over() -> None:
+            fd = os.open(file, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # durable before it is renamed into blobs/ by publish
+            finally:
+                os.close(fd)
+            os.chmod(file, 0o600)
+            os.utime(file)  # gc sweeps staging files by age: this one is fresh
+            os.replace(file, path)
+
+        await asyncio.to_thread(take_over)
+        return Staged(sha256=chunker.sha256, size=chunker.size, handle=path)
+
     async def publish(self, conn: Conn, staged: Staged) -> int:
         locator = self.locator_for(staged.sha256)
         try:

@@ -15,6 +15,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from psycopg.rows import dict_row
@@ -134,8 +135,14 @@ class ArtifactStore(Repository):
         source: AsyncIterable[bytes],
         *,
         limit: int | None = None,
+        adopt: Path | None = None,
     ) -> ArtifactFile:
-        """Store ``source`` as the run's file ``path`` (replacing it); atomic, bounded memory."""
+        """Store ``source`` as the run's file ``path`` (replacing it); atomic, bounded memory.
+
+        ``adopt``: a local file whose content ``source`` is; a backend that can take the file
+        over (``file://`` on the same filesystem) renames it instead of writing a copy, so the
+        caller must not use the file afterwards.
+        """
         path = paths.check_path(path)
         limit = self.max_bytes if limit is None else min(limit, self.max_bytes)
         if self.backend.stages_in_transaction:
@@ -144,7 +151,8 @@ class ArtifactStore(Repository):
                 staged = await self.backend.stage(conn, source, limit)
                 return await self._publish(conn, run_id, path, staged)
         await self._check_run(run_id, active=True)
-        staged = await self.backend.stage(None, source, limit)
+        adopted = None if adopt is None else await self.backend.adopt(source, limit, adopt)
+        staged = adopted or await self.backend.stage(None, source, limit)
         try:
             async with self.transaction() as conn:
                 await self._lock_active_run(conn, run_id)

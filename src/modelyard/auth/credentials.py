@@ -69,12 +69,12 @@ class Identities(Repository):
             raise Unauthenticated("authentication required: send Authorization: Bearer <token>")
         token_id, secret = tokens.parse(presented)
         workspace = requested_workspace(headers)
-        async with self.read() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                query("auth.authenticate"), {"token_id": token_id, "workspace": workspace}
-            )
-            row = await cur.fetchone()
+        # One round trip, on every authenticated request (docs/design.md, "What authentication
+        # costs"): no cache, so a revocation, an expiry or a change of role holds from the next
+        # request on; no write (no "last used" stamp), so a read stays a read.
+        row = await self.read_row(
+            query("auth.authenticate"), {"token_id": token_id, "workspace": workspace}
+        )
         stored = row["secret_sha256"] if row is not None else None
         if not tokens.matches(secret, stored) or row is None:
             raise Unauthenticated("invalid API token")
@@ -141,12 +141,10 @@ class Identities(Repository):
         name = requested_workspace(headers)
         if name is None or name == DEFAULT_WORKSPACE:
             return anonymous()
-        async with self.read() as conn:
-            cur = await conn.execute(query("auth.workspace_id"), {"name": name})
-            row = await cur.fetchone()
+        row = await self.read_row(query("auth.workspace_id"), {"name": name})
         if row is None:
             raise NotFound(f"workspace {name} does not exist")
-        return anonymous(int(str(row[0])), name)
+        return anonymous(int(row["workspace_id"]), name)
 
 
 def authorize(caller: Caller, level: Access) -> None:

@@ -20,12 +20,14 @@ transaction, so the receipt and the effect commit together or not at all.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
 
 from modelyard.auth import caller
 from modelyard.db.errors import translate
@@ -122,6 +124,8 @@ class Repository:
         ends at the pipeline's sync, so the scope set first holds for the statements of the
         block and ends with it. BEGIN and COMMIT would be two more round trips for nothing; on
         the hot lookups (alias resolution) they were half the database time of a request.
+        A fetch inside the block costs a round trip of its own (a flush) before the closing
+        sync's; :meth:`read_row` is the one-round-trip form for a single row.
         ``timeout``: seconds to wait for a connection, instead of the pool's own.
         Inside :func:`joined`, the statements run in the joined transaction.
         """
@@ -131,15 +135,49 @@ class Repository:
                 yield conn
             return
         try:
-            async with self._pool.connection(timeout=timeout) as conn:
-                await conn.set_autocommit(True)
-                try:
-                    async with conn.pipeline():
-                        await conn.execute(query("scope.enter"), self._scope())
-                        yield conn
-                finally:
-                    # A broken connection (not idle) is discarded by the pool as it is returned.
-                    if conn.info.transaction_status == TransactionStatus.IDLE:
-                        await conn.set_autocommit(False)
+            async with self._autocommit(timeout) as conn, conn.pipeline():
+                await conn.execute(query("scope.enter"), self._scope())
+                yield conn
         except psycopg.Error as exc:
             raise translate(exc) from exc
+
+    async def read_row(
+        self, statement: str, params: Mapping[str, object]
+    ) -> dict[str, Any] | None:
+        """The first row of the one-statement read ``statement``, by column name (None: no
+        row), in ONE round trip: the scope and the statement go out with the pipeline's sync,
+        and the row comes back with its reply. The guard's token lookup, made on every
+        authenticated request, is one (``tests/auth/test_lookup_round_trips.py``).
+
+        Inside :func:`joined`, the statement runs in the joined transaction.
+        """
+        held = _joined.get()
+        if held is not None:
+            async with _join(held) as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(statement, params)
+                return await cur.fetchone()
+        try:
+            async with self._autocommit(None) as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                async with conn.pipeline():
+                    await conn.execute(query("scope.enter"), self._scope())
+                    await cur.execute(statement, params)
+                # Fetched once the pipeline is closed, so its sync brought the row: a fetch
+                # inside it would send a flush and wait for the row first, a second round trip.
+                # Still inside the checkout: the cursor's connection is ours until the block ends.
+                return await cur.fetchone()
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+    @asynccontextmanager
+    async def _autocommit(self, timeout: float | None) -> AsyncIterator[Conn]:
+        """A pooled connection in autocommit mode, back in transaction mode as it returns."""
+        async with self._pool.connection(timeout=timeout) as conn:
+            await conn.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                # A broken connection (not idle) is discarded by the pool as it is returned.
+                if conn.info.transaction_status == TransactionStatus.IDLE:
+                    await conn.set_autocommit(False)

@@ -1,4 +1,5 @@
-"""MLflow's metric reads: ``metrics/get-history`` (paged) and ``get-history-bulk-interval``.
+"""MLflow's metric reads: ``metrics/get-history`` (paged) and ``get-history-bulk-interval``
+(each run sampled on its own points, as MLflow 3's server samples).
 
 A history page token holds the last step returned and how many points of that step were in it,
 so the next page reads from that step on (our chunks skip whole ranges below it) instead of
@@ -77,14 +78,20 @@ async def get_metric_history(request: Request) -> Response:
     return reply(answer)
 
 
-def _sample_steps(steps: list[int], wanted: int) -> set[int]:
-    """``wanted`` of the sorted distinct ``steps``, evenly spread, first and last included."""
-    if len(steps) <= wanted:
-        return set(steps)
-    if wanted == 1:
-        return {steps[0]}
-    stride = (len(steps) - 1) / (wanted - 1)
-    return {steps[round(i * stride)] for i in range(wanted)}
+def sampled_rows(total: int, wanted: int) -> list[int]:
+    """Which of a run's ``total`` points (in step order) a sample of ``wanted`` keeps.
+
+    MLflow's server cuts the points into ``wanted`` buckets of sizes differing by at most one,
+    the larger first (SQL's ``NTILE``), keeps each bucket's first point, and then the run's
+    last point in place of the last kept one: first and last are always there, and a run is
+    sampled on its own points, not on the steps of the others.
+    """
+    if total <= wanted:
+        return list(range(total))
+    size, larger = divmod(total, wanted)
+    kept = [i * size + min(i, larger) for i in range(wanted)]
+    kept[-1] = total - 1
+    return kept
 
 
 async def get_history_bulk_interval(request: Request) -> Response:
@@ -116,19 +123,13 @@ async def get_history_bulk_interval(request: Request) -> Response:
                 field="end_step",
             )
     metrics = store(request).metrics
-    histories = {
-        run_id: await metrics.history(
+    points: list[dict[str, Any]] = []
+    for run_id in dict.fromkeys(message.run_ids):
+        history = await metrics.history(
             run_id, key, min_step=message.start_step, max_step=message.end_step
         )
-        for run_id in dict.fromkeys(message.run_ids)
-    }
-    # One set of steps for every run, so the runs' charts line up point for point.
-    chosen = _sample_steps(sorted({s for h in histories.values() for s in h.steps}), wanted)
-    points: list[dict[str, Any]] = []
-    for run_id, history in sorted(histories.items()):
-        for point in _points(history, 0, len(history.steps)):
-            if point["step"] in chosen:
-                points.append({**point, "run_id": run_id})
+        for i in sampled_rows(len(history.steps), wanted):
+            points.append({**_points(history, i, i + 1)[0], "run_id": run_id})
     return reply({"metrics": points})
 
 

@@ -5,25 +5,24 @@ the server takes them (or ``MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true``): each p
 URL handed out by ``create``, several at a time, then ``complete`` is asked. The URL of the three
 calls names the directory and the body's ``path`` the client's local file, whose name is the
 file's name here. Each part URL is this server's ``mpu/upload/<upload id>/<n>`` route: the part
-streams into a spool file under the data directory (``mlflow-multipart/<upload id>``) and its
-sha256 is the ETag. ``complete`` checks the client's part list against the spool, then streams
-the parts in order into the artifact store as one file, so it is hashed, deduplicated and
-published like any other upload, and no more than a chunk is ever in memory. ``abort`` (and
-``complete``) remove the spool; uploads left unfinished for a day are swept at the next
-``create``. The upload id is 128 random bits and the only key to an upload's spool.
+streams straight to its place in the upload's one file under the data directory
+(``mlflow-multipart/<upload id>``, see ``_assembly``) and its sha256 is the ETag. ``complete``
+checks the client's part list against the recorded ETags, then hands the file to the artifact
+store in one pass (hashed as a whole for the store): a ``file://`` store on the same filesystem
+renames it into place, any other store streams it in; either way it is deduplicated and
+published like any other upload, and no more than a few blocks are ever in memory. Nothing
+is visible before ``complete`` commits. ``abort`` (and ``complete``) remove the upload's
+folder; uploads left unfinished for a day are swept at the next ``create``. The upload id is
+128 random bits and the only key to an upload's folder.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import os
 import re
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -32,13 +31,12 @@ from starlette.responses import Response
 
 from modelyard.auth.access import Access
 from modelyard.errors import InvalidInput, MalformedRequest, NotFound, PayloadTooLarge
-from modelyard.server.mlflow import _artifact_paths
+from modelyard.server.mlflow import _artifact_paths, _assembly
 from modelyard.server.mlflow._protocol import endpoint, parse, reply, require
 from modelyard.server.mlflow.artifact_proxy import artifact_store, located
 
 MAX_PARTS = 10_000  # S3's limit, which the client's part arithmetic assumes
 STALE_SECONDS = 24 * 3600
-CHUNK = 1024 * 1024
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 WRITE = Access.WRITE
@@ -83,7 +81,7 @@ def _spool(request: Request, upload_id: str) -> Path:
     if not _UPLOAD_ID.match(upload_id):
         raise InvalidInput("upload_id is not one this server gave out", field="upload_id")
     folder = spool_root(request) / upload_id
-    if not (folder / "manifest.json").exists():
+    if not (folder / _assembly.MANIFEST).exists():
         raise NotFound(f"multipart upload {upload_id} does not exist", upload_id=upload_id)
     return folder
 
@@ -104,14 +102,11 @@ async def create(request: Request) -> Response:
         raise InvalidInput(f"num_parts must be from 1 to {MAX_PARTS}", field="num_parts")
     root = spool_root(request)
     upload_id = uuid.uuid4().hex
-    folder = root / upload_id
-    manifest = json.dumps({"path": raw, "num_parts": message.num_parts})
 
     def prepare() -> None:
         root.mkdir(parents=True, exist_ok=True)
         _sweep(root)
-        folder.mkdir(mode=0o700)
-        (folder / "manifest.json").write_text(manifest, encoding="utf-8")
+        _assembly.create(root / upload_id, raw, message.num_parts)
 
     await asyncio.to_thread(prepare)
     base = request.url.replace(query="", fragment="")
@@ -135,31 +130,23 @@ def _prefix(request: Request) -> str:
 async def upload_part(request: Request) -> Response:
     folder = _spool(request, request.path_params["upload_id"])
     number = request.path_params["part_number"]
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    if not 1 <= number <= manifest["num_parts"]:
-        raise InvalidInput(f"part_number must be from 1 to {manifest['num_parts']}")
-    limit = artifact_store(request).max_bytes
-    digest = hashlib.sha256()
-    size = 0
-    partial = folder / f"part-{number}.{uuid.uuid4().hex}.tmp"
-    handle = await asyncio.to_thread(partial.open, "wb")
+    manifest = await asyncio.to_thread(_assembly.manifest, folder)
+    if not 1 <= number <= manifest.num_parts:
+        raise InvalidInput(f"part_number must be from 1 to {manifest.num_parts}")
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        # The part's place in the file is computed from its size, before its bytes arrive.
+        raise InvalidInput("a part must be sent with its Content-Length")
+    size, limit = int(declared), artifact_store(request).max_bytes
+    if size > limit:
+        raise PayloadTooLarge(f"part larger than {limit} bytes", limit=limit)
+    placement = await asyncio.to_thread(
+        _assembly.place, folder, number, manifest.num_parts, size, limit
+    )
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"part larger than {limit} bytes", limit=limit)
-            digest.update(chunk)
-            await asyncio.to_thread(handle.write, chunk)
-        await asyncio.to_thread(handle.close)
-        etag = digest.hexdigest()
-        # The ETag is kept with the part, so complete can check the client's list against it.
-        await asyncio.to_thread(os.replace, partial, folder / f"part-{number}")
-        await asyncio.to_thread((folder / f"part-{number}.etag").write_text, etag)
+        etag = await _assembly.write_part(folder, number, placement, size, request.stream())
     except ClientDisconnect:
         raise MalformedRequest("the client went away before the part ended") from None
-    finally:
-        handle.close()
-        partial.unlink(missing_ok=True)
     return Response(status_code=200, headers={"etag": f'"{etag}"'})
 
 
@@ -167,35 +154,43 @@ async def complete(request: Request) -> Response:
     message = await parse(request, CompleteUpload)
     raw = _target(request.path_params["path"], message.path)
     folder = _spool(request, require(message.upload_id, "upload_id"))
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    if _artifact_paths.parse(manifest["path"]) != _artifact_paths.parse(raw):
+    manifest = await asyncio.to_thread(_assembly.manifest, folder)
+    if _artifact_paths.parse(manifest.path) != _artifact_paths.parse(raw):
         raise InvalidInput("the upload was created for another path", field="path")
     numbers = [part.part_number for part in message.parts]
-    if numbers != list(range(1, manifest["num_parts"] + 1)):
+    if numbers != list(range(1, manifest.num_parts + 1)):
         raise InvalidInput(
-            f"parts must be 1 to {manifest['num_parts']}, each once, in order", field="parts"
+            f"parts must be 1 to {manifest.num_parts}, each once, in order", field="parts"
         )
-    for part in message.parts:
-        etag_file = folder / f"part-{part.part_number}.etag"
-        if not etag_file.exists():
-            raise InvalidInput(f"part {part.part_number} was never uploaded", field="parts")
-        if part.etag.strip('"') != etag_file.read_text():
-            raise InvalidInput(f"part {part.part_number} has another ETag", field="parts")
     target = await located(request, raw)
-    parts = [folder / f"part-{n}" for n in numbers]
-    await artifact_store(request).put(target.run_id, target.path, _concatenated(parts))
+    completion = _assembly.Completion(folder)
+    await asyncio.to_thread(completion.begin)
+    try:
+        sizes = await asyncio.to_thread(_recorded, folder, message.parts)
+        total = await asyncio.to_thread(completion.finish_layout, sizes)
+        await artifact_store(request).put(
+            target.run_id, target.path, completion.blocks(total), adopt=completion.file
+        )
+    except BaseException:
+        # Refused or failed: the parts stay, so the client may fix them and complete again.
+        await asyncio.to_thread(completion.give_back)
+        raise
+    await asyncio.to_thread(completion.close)
     await asyncio.to_thread(shutil.rmtree, folder, True)
     return reply()
 
 
-async def _concatenated(parts: list[Path]) -> AsyncIterator[bytes]:
+def _recorded(folder: Path, parts: list[Part]) -> list[int]:
+    """Each part's size as recorded, its ETag checked against the client's list."""
+    sizes = []
     for part in parts:
-        handle = await asyncio.to_thread(part.open, "rb")
-        try:
-            while chunk := await asyncio.to_thread(handle.read, CHUNK):
-                yield chunk
-        finally:
-            handle.close()
+        recorded = _assembly.recorded_etag(folder, part.part_number)
+        if recorded is None:
+            raise InvalidInput(f"part {part.part_number} was never uploaded", field="parts")
+        if part.etag.strip('"') != recorded[0]:
+            raise InvalidInput(f"part {part.part_number} has another ETag", field="parts")
+        sizes.append(recorded[1])
+    return sizes
 
 
 async def abort(request: Request) -> Response:

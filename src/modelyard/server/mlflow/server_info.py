@@ -1,9 +1,13 @@
 """MLflow's capability endpoints: ``/api/3.0/mlflow/server-info`` and ``/version``.
 
 The mlflow client reads ``server-info`` to decide, among other things, whether to send big files
-(500 MB and more) as a multipart upload through the artifact proxy; we say what is really there:
-multipart uploads yes, presigned downloads and uploads no (the client then streams every
-download through the proxy), no trace archival (tracing is out of scope), no AI gateway.
+(500 MB and more) as a multipart upload through the artifact proxy. We say no, as MLflow does
+for a local artifact destination: one streamed PUT goes into the store as it arrives, while
+parts must all be in before ``complete`` can hash the whole file and hand it to the store, a
+second pass that made 1 GB uploads slower on every store (BENCHMARKS.md). The multipart routes
+still serve a client that asks for them (``MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true``).
+Presigned downloads and uploads: no (the client then streams every download through the
+proxy); no trace archival (tracing is out of scope), no AI gateway.
 Workspaces are enabled: the client may pick one (``workspaces.py``).
 """
 
@@ -27,7 +31,7 @@ def capabilities() -> dict[str, object]:
         "store_type": "SqlStore",
         "workspaces_enabled": True,
         "trace_archival_enabled": False,
-        "multipart_uploads_enabled": True,
+        "multipart_uploads_enabled": False,
         "multipart_downloads_enabled": False,
         "presigned_upload_run_id_supported": False,
         "presigned_upload_model_id_supported": False,

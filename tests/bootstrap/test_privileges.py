@@ -258,8 +258,16 @@ def test_app_role_adds_and_reads_audit_rows_but_cannot_change_them(
                 sql.Identifier(partition), sql.Identifier(c.role_name("app"))
             ),
         )
-    with pytest.raises(errors.InsufficientPrivilege):
-        execute(c, "app", statement.format(partition=partition))
+    target = statement.format(partition=partition)
+    if then == "granted-by-hand" and target.split()[0] in ("UPDATE", "DELETE") and (
+        "audit_chain" not in target
+    ):
+        # With the privilege granted, row-level security still gives no policy under which a
+        # log row can be updated or deleted: the statement reaches no row (checked below).
+        execute(c, "app", target)
+    else:
+        with pytest.raises(errors.InsufficientPrivilege):
+            execute(c, "app", target)
     assert execute(c, "admin", "SELECT count(*), min(actor) FROM audit_event") == [
         (1, f"db:{c.role_name('app')}")
     ]

@@ -39,7 +39,7 @@ CATALOG_QUERIES = {
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = %(s)s AND NOT t.tgisinternal ORDER BY 1, 2""",
     "relations": """
-        SELECT c.relname, c.relkind, c.relpersistence, c.relrowsecurity,
+        SELECT c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity,
                coalesce(c.reloptions::text, '')
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = %(s)s ORDER BY 1""",

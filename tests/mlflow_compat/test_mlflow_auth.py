@@ -104,11 +104,6 @@ def test_a_bearer_token_and_a_basic_password_act_in_their_workspaces(
     assert refused.value.get_http_status_code() == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs row-level security (issue 10, branch rls): experiment search does not filter "
-    "by workspace yet; remove this marker when it lands (strict: an XPASS fails)",
-)
 def test_the_client_sees_only_its_workspace(
     secured: mlflow.MlflowClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

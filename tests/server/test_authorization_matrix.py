@@ -229,11 +229,6 @@ MLFLOW_GETS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs row-level security (issue 10, branch rls): the store does not filter reads "
-    "by workspace yet; remove this marker when it lands (strict: an XPASS fails)",
-)
 async def test_another_workspaces_objects_are_404(
     matrix_api: httpx.AsyncClient, people: dict[str, str]
 ) -> None:

@@ -1,8 +1,8 @@
 """The dispatcher delivers every workspace's events as the runtime role under row-level security.
 
-Policies of the kind the RLS migrations add (rows visible only in their workspace's scope) are
-put on the webhook tables here by the owner, so this holds on its own: a dispatcher that claimed
-in one scope only would never see the other workspace's queue.
+The schema's policies (migration 0019) show a webhook, event, delivery or attempt only in its
+workspace's scope, so a dispatcher that claimed in one scope only would never see the other
+workspace's queue.
 """
 
 from __future__ import annotations
@@ -21,31 +21,11 @@ from pool_support import pooled
 
 pytestmark = pytest.mark.anyio
 
-SCOPED = "nullif(current_setting('modelyard.workspace', true), '')::integer"
-POLICIES = f"""
-ALTER TABLE webhook ENABLE ROW LEVEL SECURITY;
-ALTER TABLE webhook FORCE ROW LEVEL SECURITY;
-CREATE POLICY scoped ON webhook USING (workspace_id = {SCOPED});
-ALTER TABLE event ENABLE ROW LEVEL SECURITY;
-ALTER TABLE event FORCE ROW LEVEL SECURITY;
-CREATE POLICY scoped ON event USING (workspace_id = {SCOPED});
-ALTER TABLE webhook_delivery ENABLE ROW LEVEL SECURITY;
-ALTER TABLE webhook_delivery FORCE ROW LEVEL SECURITY;
-CREATE POLICY scoped ON webhook_delivery
-    USING (EXISTS (SELECT 1 FROM webhook w WHERE w.webhook_id = webhook_delivery.webhook_id));
-ALTER TABLE webhook_attempt ENABLE ROW LEVEL SECURITY;
-ALTER TABLE webhook_attempt FORCE ROW LEVEL SECURITY;
-CREATE POLICY scoped ON webhook_attempt USING (EXISTS (
-    SELECT 1 FROM webhook_delivery d WHERE d.delivery_id = webhook_attempt.delivery_id));
-"""
-
-
 async def test_each_workspace_gets_its_own_events_under_rls(
     database_url: str, make_app: AppFactory, receivers: Callable[..., Receiver]
 ) -> None:
     with psycopg.connect(with_schema(database_url, DEFAULT_SCHEMA)) as owner:
         owner.execute("INSERT INTO workspace (name) VALUES ('other')")
-        owner.execute(POLICIES)
     mine, theirs = receivers(), receivers()
     async with make_app() as running:
         for receiver, workspace in ((mine, "default"), (theirs, "other")):
@@ -63,7 +43,7 @@ async def test_each_workspace_gets_its_own_events_under_rls(
         got_mine = await asyncio.to_thread(mine.wait_for, 1)
         got_theirs = await asyncio.to_thread(theirs.wait_for, 1)
         # Both recorded, each in its own scope: no delivery is left pending.
-        async with pooled(running.store.pool) as conn:
+        async with pooled(running.store.pool, workspace=None) as conn:
             cur = await conn.execute("SELECT count(*) FROM webhook_delivery")
             assert await cur.fetchone() == (0,)  # the runtime role outside any scope: nothing
         assert await asyncio.to_thread(delivered, database_url) == 2

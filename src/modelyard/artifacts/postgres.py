@@ -1,11 +1,11 @@
 """The ``postgresql`` store: blob bytes in ``artifact_chunk`` rows, next to the index.
 
-An upload is one transaction: the staged blob row and its chunks are written with binary
-``COPY`` on the connection that then publishes them, so a dropped connection or a killed client
-rolls everything back and leaves nothing, not even for gc. The ``COPY`` stream is packed here
-rather than through ``write_row``: a chunk goes to libpq as views of the uploaded block, without
-the two copies that formatting a row and re-slicing it would make. Reads stream the chunks in
-order through single-row mode, one chunk in memory at a time.
+An upload is one transaction: the staged blob row and its chunks are written on the connection
+that then publishes them, so a dropped connection or a killed client rolls everything back and
+leaves nothing, not even for gc. Each chunk is one INSERT with the bytes as a binary parameter:
+``COPY FROM`` would save a round trip per MiB, but PostgreSQL refuses it on a table with
+row-level security. Reads stream the chunks in order through single-row mode, one chunk in
+memory at a time.
 
 Why 1 MiB chunks, TOASTed: rows of 8,000 bytes stored in their heap page (``STORAGE PLAIN``)
 cost PostgreSQL about a quarter less CPU to write but two to three times more to read (one
@@ -15,7 +15,6 @@ message per row, or an aggregate per read), so they were not worth a schema chan
 
 from __future__ import annotations
 
-import struct
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import cast
 
@@ -23,20 +22,6 @@ from modelyard.artifacts.backend import Backend, BlobRef, Chunker, Conn, Staged,
 from modelyard.artifacts.location import DEFAULT_STORE_URL
 from modelyard.sql import query
 from modelyard.store._base import Pool, Repository
-
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_COPY_TRAILER = struct.pack("!h", -1)
-# A row of (blob_id int8, seq int4, data bytea): field count, then each length and value.
-_ROW_HEAD = struct.Struct("!hiqiii")
-# The most psycopg hands to libpq in one piece; a larger write it would slice (copying) itself.
-_WRITE = 128 * 1024
-
-
-def copy_row(blob_id: int, seq: int, chunk: bytes) -> list[bytes | memoryview]:
-    """One chunk as a binary COPY row, in pieces psycopg passes to libpq as they are."""
-    view = memoryview(chunk)
-    head = _ROW_HEAD.pack(3, 8, blob_id, 4, seq, len(chunk))
-    return [head, *(view[i : i + _WRITE] for i in range(0, len(chunk), _WRITE))]
 
 
 class PostgresBackend(Backend):
@@ -57,15 +42,12 @@ class PostgresBackend(Backend):
         row = await cur.fetchone()
         assert row is not None
         blob_id = cast(int, row[0])
-        async with conn.cursor() as copy_cursor:
-            async with copy_cursor.copy(query("artifacts.copy_chunks")) as copy:
-                await copy.write(_COPY_HEADER)
-                seq = 0
-                async for chunk in chunker.chunks(source):
-                    for piece in copy_row(blob_id, seq, chunk):
-                        await copy.write(piece)
-                    seq += 1
-                await copy.write(_COPY_TRAILER)
+        seq = 0
+        async for chunk in chunker.chunks(source):
+            await conn.execute(
+                query("artifacts.insert_chunk"), {"blob_id": blob_id, "seq": seq, "data": chunk}
+            )
+            seq += 1
         return Staged(sha256=chunker.sha256, size=chunker.size, handle=blob_id)
 
     async def publish(self, conn: Conn, staged: Staged) -> int:

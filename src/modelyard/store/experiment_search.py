@@ -33,7 +33,7 @@ class ExperimentSearch(Repository):
 
     def __init__(self, pool: Pool, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> None:
         super().__init__(pool)
-        self._workspace_id = workspace_id
+        self._outside_workspace_id = workspace_id
 
     async def search(
         self,
@@ -58,7 +58,7 @@ class ExperimentSearch(Repository):
         if page_token:
             offset = tokens.get_int(tokens.decode(page_token, search), "o")
         sql = experiment_query(
-            self._workspace_id,
+            self.workspace_id,
             lifecycle,
             node,
             terms,
@@ -72,7 +72,7 @@ class ExperimentSearch(Repository):
             ids = ids[:max_results]
             cur = await conn.execute(
                 query("experiments.load_many"),
-                {"experiment_ids": ids, "workspace_id": self._workspace_id},
+                {"experiment_ids": ids, "workspace_id": self.workspace_id},
             )
             by_id = {e.experiment_id: e for e in map(experiment_from_row, await cur.fetchall())}
         items = [by_id[i] for i in ids if i in by_id]

@@ -20,7 +20,7 @@ from modelyard.search.fields import REGISTERED_MODELS
 from modelyard.search.parser import parse_filter, parse_order_by
 from modelyard.sql import query as query_named
 from modelyard.store._base import Repository
-from modelyard.store._registry_base import DEFAULT_WORKSPACE_ID, latest_by_model
+from modelyard.store._registry_base import latest_by_model
 from modelyard.store.pagination import Page
 from modelyard.store.registry_records import RegisteredModel, model_from_row
 
@@ -63,10 +63,12 @@ class RegisteredModelSearch(Repository):
         filter: str | None = None,
         order_by: list[str] | None = None,
         *,
-        workspace_id: int = DEFAULT_WORKSPACE_ID,
+        workspace_id: int | None = None,
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
+        if workspace_id is None:
+            workspace_id = self.workspace_id
         if isinstance(max_results, bool) or not isinstance(max_results, int):
             raise InvalidInput("max_results must be an integer", field="max_results")
         if not 1 <= max_results <= MAX_RESULTS:

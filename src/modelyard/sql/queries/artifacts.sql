@@ -37,11 +37,9 @@ FOR KEY SHARE
 
 -- name: locator_shared
 -- Whether another blob row (of another workspace: dedup is per workspace, bytes of a file://
--- store per content) names the same bytes; those must then stay when this row goes.
-SELECT EXISTS (
-    SELECT 1 FROM artifact_blob
-    WHERE store_url = %(store_url)s AND locator = %(locator)s AND blob_id <> %(blob_id)s
-)
+-- store per content) names the same bytes; those must then stay when this row goes. Asked
+-- through the one function that may look across workspaces (schema.sql says why).
+SELECT artifact_locator_shared_v1(%(store_url)s, %(locator)s, %(blob_id)s)
 
 -- name: insert_blob
 INSERT INTO artifact_blob (store_url, sha256, size, locator)
@@ -56,8 +54,9 @@ RETURNING blob_id
 -- name: seal_blob
 UPDATE artifact_blob SET sha256 = %(sha256)s, size = %(size)s WHERE blob_id = %(blob_id)s
 
--- name: copy_chunks
-COPY artifact_chunk (blob_id, seq, data) FROM STDIN (FORMAT BINARY)
+-- name: insert_chunk
+-- One chunk per statement: COPY FROM is refused on a table with row-level security.
+INSERT INTO artifact_chunk (blob_id, seq, data) VALUES (%(blob_id)s, %(seq)s, %(data)b)
 
 -- name: read_chunks
 SELECT data FROM artifact_chunk WHERE blob_id = %(blob_id)s ORDER BY seq

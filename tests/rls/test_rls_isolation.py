@@ -139,7 +139,8 @@ async def test_a_pool_of_one_alternating_two_workspaces_never_mixes_them(
     spaces = {1: "default", other: "other"}
 
     async def as_workspace(workspace_id: int, work: Any) -> Any:
-        token = caller.enter(caller.Caller(workspace_id=workspace_id, workspace=spaces[workspace_id]))
+        who = caller.Caller(workspace_id=workspace_id, workspace=spaces[workspace_id])
+        token = caller.enter(who)
         try:
             return await work()
         finally:

@@ -20,8 +20,9 @@
 -- The request's workspace (the modelyard.workspace setting, queries/scope.sql), NULL when there is
 -- none: the default of every tenant table's workspace_id and the test of every row-level security
 -- policy, so the two can never disagree. A plain SQL function, STABLE and without a SET clause,
--- so the planner inlines it and compares workspace_id with a value fixed for the statement, as
--- it would a parameter (an index on workspace_id serves it).
+-- so the planner can inline it. The policies call it as a scalar subquery, (SELECT ...): an
+-- InitPlan, evaluated once per statement and then compared like a parameter (an index condition
+-- on workspace_id), where the bare call would read and parse the setting again for every row.
 CREATE FUNCTION workspace_scope_v1() RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('modelyard.workspace', true), '')::integer
@@ -1922,6 +1923,7 @@ CREATE CONSTRAINT TRIGGER api_token_audit_update AFTER UPDATE ON api_token
 -- workspace_id column: rows of another workspace are invisible to SELECT, UPDATE and DELETE,
 -- and an INSERT or an UPDATE that would put a row in another workspace fails (WITH CHECK
 -- defaults to USING). With no scope, workspace_scope_v1() is NULL and the policy matches no row.
+-- The scope is a scalar subquery so it is evaluated once per statement, not once per row.
 -- Child tables carry workspace_id themselves (migration 0017), so no policy joins its parent;
 -- docs/design.md ("Row-level security") gives the cost. The identity tables (workspace,
 -- app_user, workspace_member, api_token) are read to find the scope, before there is one, and
@@ -1929,100 +1931,100 @@ CREATE CONSTRAINT TRIGGER api_token_audit_update AFTER UPDATE ON api_token
 -- ---------------------------------------------------------------------------------------------
 ALTER TABLE experiment ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY experiment_workspace ON experiment
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE experiment_tag ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY experiment_tag_workspace ON experiment_tag
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_workspace ON run
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run_param ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_param_workspace ON run_param
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run_tag ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_tag_workspace ON run_tag
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE metric_series ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY metric_series_workspace ON metric_series
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE metric_chunk ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY metric_chunk_workspace ON metric_chunk
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE metric_chunk_rollup ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY metric_chunk_rollup_workspace ON metric_chunk_rollup
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE ingest_receipt ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY ingest_receipt_workspace ON ingest_receipt
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE idempotency_receipt ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY idempotency_receipt_workspace ON idempotency_receipt
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE registered_model ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY registered_model_workspace ON registered_model
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE registered_model_tag ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY registered_model_tag_workspace ON registered_model_tag
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE model_version ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY model_version_workspace ON model_version
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE model_version_tag ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY model_version_tag_workspace ON model_version_tag
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE model_alias ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY model_alias_workspace ON model_alias
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE event ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY event_workspace ON event
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE webhook ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY webhook_workspace ON webhook
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE webhook_delivery ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY webhook_delivery_workspace ON webhook_delivery
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE webhook_attempt ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY webhook_attempt_workspace ON webhook_attempt
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE artifact_blob ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY artifact_blob_workspace ON artifact_blob
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE artifact_chunk ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY artifact_chunk_workspace ON artifact_chunk
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run_artifact ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_artifact_workspace ON run_artifact
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE dataset ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY dataset_workspace ON dataset
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE dataset_version ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY dataset_version_workspace ON dataset_version
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run_input ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_input_workspace ON run_input
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run_output ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_output_workspace ON run_output
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE logged_model ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY logged_model_workspace ON logged_model
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE logged_model_tag ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY logged_model_tag_workspace ON logged_model_tag
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE logged_model_param ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY logged_model_param_workspace ON logged_model_param
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE logged_model_metric ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY logged_model_metric_workspace ON logged_model_metric
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run_model_output ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_model_output_workspace ON run_model_output
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 ALTER TABLE run_model_input ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY run_model_input_workspace ON run_model_input
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 
 -- The audit log: a workspace reads its own chain; it appends to its own and to chain 0 (changes
 -- of the identity tables, refusals of requests with no workspace), whose head every writer may
@@ -2031,11 +2033,11 @@ CREATE POLICY run_model_input_workspace ON run_model_input
 -- and no policy: no rows (audit_partitions_ensure_v1 does the same for each new one).
 ALTER TABLE audit_chain ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_chain_workspace ON audit_chain
-    USING (workspace_id = workspace_scope_v1() OR workspace_id = 0);
+    USING (workspace_id = (SELECT workspace_scope_v1()) OR workspace_id = 0);
 ALTER TABLE audit_event ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_event_read ON audit_event FOR SELECT
-    USING (workspace_id = workspace_scope_v1());
+    USING (workspace_id = (SELECT workspace_scope_v1()));
 CREATE POLICY audit_event_append ON audit_event FOR INSERT
-    WITH CHECK (workspace_id = workspace_scope_v1() OR workspace_id = 0);
+    WITH CHECK (workspace_id = (SELECT workspace_scope_v1()) OR workspace_id = 0);
 CREATE POLICY audit_event_no_update ON audit_event FOR UPDATE USING (false);
 CREATE POLICY audit_event_no_delete ON audit_event FOR DELETE USING (false);

@@ -46,7 +46,10 @@ LOAD = [
 
 
 @pytest.fixture
-def big(database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int]]:
+def big(database_url: str, runtime_url: str) -> Iterator[tuple[psycopg.Connection[Any], int]]:
+    """The loaded database, and a connection to it as the runtime role in the default
+    workspace's scope: the plans are the ones the server gets, under row-level security (whose
+    policies are applied before any condition that is not leakproof, such as LIKE)."""
     with psycopg.connect(with_schema(database_url, DEFAULT_SCHEMA), autocommit=True) as conn:
         # The loader's rows go to the default workspace (the column defaults read the scope).
         conn.execute("SELECT set_config('modelyard.workspace', '1', false)")
@@ -59,7 +62,9 @@ def big(database_url: str) -> Iterator[tuple[psycopg.Connection[Any], int]]:
         for statement in LOAD:
             conn.execute(statement, params)
         conn.execute("ANALYZE")
-        yield conn, experiment_id
+    with psycopg.connect(with_schema(runtime_url, DEFAULT_SCHEMA), autocommit=True) as runtime:
+        runtime.execute("SELECT set_config('modelyard.workspace', '1', false)")
+        yield runtime, experiment_id
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -76,6 +76,29 @@ def numeric_of(value: Fragment) -> Fragment:
     return compose(_NUMERIC_VALUE, value, value, value)
 
 
+_LIKE_SPECIALS = ("%", "_", "\\")
+
+
+def text_condition(column: Fragment, op: Op, value: str) -> Fragment:
+    """``column op value`` for a text column and a string.
+
+    A case-sensitive pattern that is a plain prefix (``'vision%'``) becomes ``^@``
+    (``starts_with``), and one without a wildcard becomes ``=``: the same rows, but those
+    operators are leakproof and LIKE is not. Under row-level security PostgreSQL estimates a
+    condition whose operator is not leakproof without the column's statistics (a LIKE is then
+    guessed to keep 0.5% of the rows, whatever the pattern), and a search of a common prefix
+    chose a plan 30-500 times slower than the one it gets with the statistics.
+    """
+    if op in (Op.LIKE, Op.NOT_LIKE):
+        body = value[:-1] if value.endswith("%") else value
+        if not any(special in body for special in _LIKE_SPECIALS):
+            prefix = value.endswith("%")
+            template: LiteralString = "({} ^@ {})" if prefix else "({} = {})"
+            condition = compose(template, column, Bind(body))
+            return compose("(NOT {})", condition) if op is Op.NOT_LIKE else condition
+    return compose("({} " + _SQL_OPS[op] + " {})", column, Bind(value))
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -142,6 +165,8 @@ class FilterCompiler(abc.ABC):
             values = [self._attribute_value(kind, v) for v in node.values]
             template: LiteralString = "({} <> ALL({}))" if node.negated else "({} = ANY({}))"
             return compose(template, column, Bind(values))
+        if isinstance(node.value, str):
+            return text_condition(column, node.op, node.value)
         return compose(
             "({} " + _SQL_OPS[node.op] + " {})",
             column,
@@ -182,7 +207,7 @@ class FilterCompiler(abc.ABC):
         if isinstance(node.value, Number):
             numeric = numeric_of(value)
             return compose("{} " + op + " {}", numeric, Bind(node.value.decimal))
-        return compose("{} " + op + " {}", value, Bind(node.value))
+        return text_condition(value, node.op, node.value)
 
 
 class RunFilterCompiler(FilterCompiler):

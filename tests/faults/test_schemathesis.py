@@ -96,6 +96,7 @@ def test_schemathesis_finds_no_failure(server: ServerProcess, tmp_path: Path) ->
         for operation in failure["operations"]
     ]
     unexpected = [f for f in found if f not in ACCEPTED]
+    Path("/tmp/st_stdout.txt").write_text(run.stdout)
     operations, cases = result["operations"], result["test_cases"]
     phases = ", ".join(f"{name} {phase['status']}" for name, phase in result["phases"].items())
     print(

@@ -103,10 +103,15 @@ async def test_step_range_is_inclusive_and_prunes_across_chunks(store: Store) ->
     assert (await metrics.history(run, "m", min_step=7, max_step=7)).steps == [7]
 
 
-async def test_invalid_step_range_is_rejected(store: Store) -> None:
+async def test_an_empty_step_range_has_no_points_and_a_bad_step_is_refused(store: Store) -> None:
     run = await create_run(store)
-    with pytest.raises(InvalidInput):
-        await store.metrics.history(run, "m", min_step=5, max_step=4)
+    await store.metrics.log(run, [("m", float(s), s, s) for s in range(10)])
+    # min_step > max_step is an empty range, as with BETWEEN: no points, not an error.
+    empty = await store.metrics.history(run, "m", min_step=5, max_step=4)
+    assert (empty.steps, empty.total_points) == ([], 0)
+    assert (await store.metrics.history(run, "m", min_step=2**63 - 1, max_step=-(2**63))).steps == []
+    with pytest.raises(NotFound):  # an empty range still needs the run to exist
+        await store.metrics.history(uuid.uuid4().hex, "m", min_step=5, max_step=4)
     with pytest.raises(InvalidInput):
         await store.metrics.history(run, "m", min_step=2**63)
 

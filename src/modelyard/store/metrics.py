@@ -148,6 +148,9 @@ class Metrics(Repository):
     ) -> MetricHistory:
         """The points of one series in [min_step, max_step], ordered by step then timestamp.
 
+        The range is inclusive; an empty one (``min_step > max_step``) has no points, like SQL's
+        BETWEEN, rather than being an error: the bounds are independent query parameters.
+
         ``max_points`` (>= 2) downsamples for plotting: the first and last points and the
         minimum and maximum of each of ``(max_points - 2) // 2`` equal-count buckets.
         """
@@ -155,8 +158,6 @@ class Metrics(Repository):
         validation.check_key(key, "metric key")
         low = validation.MIN_INT64 if min_step is None else check_int64(min_step, "min_step")
         high = validation.MAX_INT64 if max_step is None else check_int64(max_step, "max_step")
-        if low > high:
-            raise InvalidInput("min_step must not exceed max_step", field="min_step")
         if max_points is not None and (
             isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2
         ):

@@ -44,9 +44,14 @@ class MalformedRequest(InvalidInput):
 
 
 class UnsafeWebhookUrl(InvalidInput):
-    """A webhook URL is refused: not https, or its host is (or resolves to) an internal address."""
+    """A webhook URL is refused: not https, or its host is (or resolves to) an internal address.
+
+    A 422, not a 400: the URL has the documented form, and whether it may be called depends on
+    the server's settings and on DNS, which the request cannot know.
+    """
 
     code = "UNSAFE_WEBHOOK_URL"
+    http_status = 422
 
 
 class PayloadTooLarge(InvalidInput):

@@ -196,17 +196,32 @@ async def test_update_errors_change_nothing(store: Store) -> None:
     rid = run.run_id
     with pytest.raises(InvalidInput):
         await store.runs.update(rid, status="DONE")
-    with pytest.raises(InvalidInput):  # a RUNNING run has no end
+    with pytest.raises(InvalidState):  # a RUNNING run has no end: the stored status decides
         await store.runs.update(rid, end_time=20_000)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput):  # the body contradicts itself
         await store.runs.update(rid, status="RUNNING", end_time=20_000)
-    with pytest.raises(InvalidInput):  # ends before it starts (run_end_time_ck)
+    with pytest.raises(InvalidState, match="before the run's start_time 10000"):
         await store.runs.update(rid, status="FINISHED", end_time=5_000)
     with pytest.raises(InvalidInput):
         await store.runs.update(rid, name="")
     with pytest.raises(NotFound):
         await store.runs.update(uuid.uuid4().hex, status="FINISHED")
     assert await store.runs.get(rid) == run
+
+
+async def test_end_time_in_the_start_millisecond_is_kept_at_the_start(store: Store) -> None:
+    """A run started by the server has a start in microseconds; an end_time equal to the start
+    as the API shows it (milliseconds, rounded down) is not before it."""
+    run = await store.runs.create(await _experiment(store))
+    async with store.pool.connection() as conn:  # a start with microseconds, as now() gives
+        await conn.execute(
+            "UPDATE run SET start_time = start_time + interval '777 microseconds'"
+            " WHERE run_id = %s",
+            [uuid.UUID(run.run_id)],
+        )
+    shown = await store.runs.get(run.run_id)
+    ended = await store.runs.update(run.run_id, status="FINISHED", end_time=shown.start_time)
+    assert ended.end_time == shown.start_time
 
 
 async def test_delete_restore_round_trip(store: Store) -> None:

@@ -26,16 +26,28 @@ from modelyard.errors import (
 
 log = logging.getLogger(__name__)
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# The Range headers we read (RFC 9110's byte ranges), for the check here and the OpenAPI
+# document: one or more START-END, START- or -SUFFIX specs after "bytes=".
+_SPEC = r"(?:[0-9]+-[0-9]*|-[0-9]+)"
+RANGE_PATTERN = rf"^[ \t]*bytes=[ \t]*{_SPEC}(?:[ \t]*,[ \t]*{_SPEC})*[ \t]*(?!\n)$"
+RANGE_SCHEMA: dict[str, object] = {"type": "string", "maxLength": 1024, "pattern": RANGE_PATTERN}
+_RANGE_FORM = re.compile(RANGE_PATTERN)
+_ONE_RANGE = re.compile(r"^[ \t]*bytes=[ \t]*([0-9]*)-([0-9]*)[ \t]*$")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """``[start, end)`` of a single-range ``Range`` header; None for none or several ranges."""
-    if header is None or "," in header:
+    """``[start, end)`` of a single-range ``Range`` header; None for none or several ranges.
+
+    A header not of RANGE_PATTERN's form is a 416; so is a range that starts past the end or
+    ends before it starts.
+    """
+    if header is None:
+        return None
+    if len(header) > 1024 or not _RANGE_FORM.search(header):
+        raise RangeNotSatisfiable(f"unsupported Range header {header[:100]!r}", size=size)
+    match = _ONE_RANGE.match(header)
+    if match is None:
         return None  # several ranges: RFC 9110 lets a server answer with the whole file
-    match = _RANGE.match(header.strip())
-    if match is None or match.groups() == ("", ""):
-        raise RangeNotSatisfiable(f"unsupported Range header {header!r}", size=size)
     first, last = match.groups()
     if first == "":
         start, end = max(0, size - int(last)), size

@@ -55,7 +55,16 @@ Digest = Annotated[
         extra_json_schema={"pattern": DIGEST_RE.pattern},
     ),
 ]
-Json = Annotated[msgspec.Raw, Meta(description="Any JSON value, kept exactly as sent.")]
+# Any JSON value without NUL in its strings and keys (jsonb refuses \u0000), as
+# modelyard.server.api.openapi's JsonValue component states it.
+JSON_VALUE_REF = "#/components/schemas/JsonValue"
+Json = Annotated[
+    msgspec.Raw,
+    Meta(
+        description="Any JSON value, kept exactly as sent, with no NUL (\\u0000) in a string",
+        extra_json_schema={"$ref": JSON_VALUE_REF},
+    ),
+]
 RowCount = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 # check_input's rules (text without NUL, bounded), stated for the OpenAPI document.
 Context = Annotated[str, Meta(min_length=1, max_length=MAX_CONTEXT_LENGTH, pattern=TEXT_PATTERN)]
@@ -156,7 +165,25 @@ def json_text(raw: msgspec.Raw, field: str, max_bytes: int) -> str | None:
     if len(raw) > max_bytes:
         raise InvalidInput(f"{field} is larger than {max_bytes} bytes", field=field)
     text = bytes(raw).decode("utf-8", errors="replace").strip()
-    return None if text in ("", "null") else text
+    if text in ("", "null"):
+        return None
+    if "\\u0000" in text and _has_nul(msgspec.json.decode(text)):  # cheap test first
+        raise InvalidInput(
+            f"{field} must not hold a NUL character (\\u0000) in a string or key: "
+            "PostgreSQL's jsonb cannot store one",
+            field=field,
+        )
+    return text
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul(item) for key, item in value.items())
+    return False
 
 
 def raw_or_null(text: str | None) -> msgspec.Raw:

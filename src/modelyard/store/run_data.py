@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import cast
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, cast
 
 import msgspec
+from psycopg.rows import class_row
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound, ParamConflict
 from modelyard.sql import query
 from modelyard.store import validation as v
 from modelyard.store._base import Conn
-from modelyard.store._time import optional_ms
+from modelyard.store._time import optional_ms, to_ms
 
 
 class LatestMetric(msgspec.Struct, kw_only=True):
     """The latest point of one metric series of a run (from ``metric_series``)."""
+
+    # Fields the API writes as a JSON number or "NaN"/"Infinity"/"-Infinity" (server/api/
+    # _nonfinite.py), which the OpenAPI document states for them.
+    wire_float_fields: ClassVar[tuple[str, ...]] = ("value",)
 
     value: float
     step: int
@@ -53,6 +60,25 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
     start_time_ms: int
 
 
+@dataclass(frozen=True)
+class _LockedRow:
+    """A row of ``runs.lock_for_data`` / ``runs.lock_for_update``."""
+
+    run_stage: str
+    experiment_stage: str
+    experiment_id: int
+    status: str
+    start_time: datetime
+
+
+async def lock_run_row(conn: Conn, run_id: uuid.UUID, *, exclusive: bool) -> _LockedRow | None:
+    """Lock the run's row (FOR NO KEY UPDATE when ``exclusive``, else FOR SHARE); None if absent."""
+    name = "runs.lock_for_update" if exclusive else "runs.lock_for_data"
+    cur = conn.cursor(row_factory=class_row(_LockedRow))
+    await cur.execute(query(name), {"run_id": run_id})
+    return await cur.fetchone()
+
+
 async def load_runs(conn: Conn, run_ids: Sequence[uuid.UUID]) -> list[Run]:
     """The runs ``run_ids`` in the given order, with params, tags and latest metrics.
 
@@ -76,25 +102,22 @@ async def lock_writable_run(conn: Conn, run_id: uuid.UUID, *, exclusive: bool = 
     ``exclusive`` is for changes to the run row itself (status, name, lifecycle); data writers
     (params, tags, metrics) take a shared lock and so run side by side.
     """
-    name = "runs.lock_for_update" if exclusive else "runs.lock_for_data"
-    cur = await conn.execute(query(name), {"run_id": run_id})
-    row = await cur.fetchone()
+    row = await lock_run_row(conn, run_id, exclusive=exclusive)
     if row is None:
         raise run_not_found(run_id)
-    run_stage, experiment_stage = row[0], row[1]
-    if run_stage != "active":
+    if row.run_stage != "active":
         raise InvalidState(f"run {run_id.hex} is deleted", run_id=run_id.hex)
-    if experiment_stage != "active":
+    if row.experiment_stage != "active":
         raise InvalidState(
             f"run {run_id.hex} belongs to a deleted experiment",
             run_id=run_id.hex,
-            experiment_id=row[2],
+            experiment_id=row.experiment_id,
         )
     return RunState(
         run_id=run_id,
-        experiment_id=cast(int, row[2]),
-        status=cast(str, row[3]),
-        start_time_ms=cast(int, optional_ms(row[4])),
+        experiment_id=row.experiment_id,
+        status=row.status,
+        start_time_ms=to_ms(row.start_time),
     )
 
 

@@ -35,6 +35,7 @@ from modelyard.store.run_data import (
     check_params,
     check_tags,
     load_runs,
+    lock_run_row,
     lock_writable_run,
     run_not_found,
     write_params,
@@ -145,9 +146,20 @@ class Runs(Repository):
             state = await lock_writable_run(conn, rid, exclusive=True)
             new_status = status or state.status
             if end is not None and new_status not in TERMINAL_STATUSES:
-                raise InvalidInput(
+                # Given with a non-terminal status, the body contradicts itself (a 400; the
+                # OpenAPI document states the rule); without one, the stored status decides.
+                error = InvalidInput if status is not None else InvalidState
+                raise error(
                     f"end_time needs a terminal status, and the run would be {new_status}",
                     field="end_time",
+                )
+            if end is not None and end_time is not None and end_time < state.start_time_ms:
+                # Against the stored start, not the body: a conflict (409), like the CHECK
+                # constraint run_end_time_ck that would refuse it anyway.
+                raise InvalidState(
+                    f"end_time {end_time} is before the run's start_time {state.start_time_ms}",
+                    field="end_time",
+                    start_time=state.start_time_ms,
                 )
             if end is not None or status is not None:
                 # Terminal without a given end: end now; non-terminal: no end (reopened).
@@ -182,17 +194,16 @@ class Runs(Repository):
         """Undo :meth:`delete`; a run of a deleted experiment needs the experiment restored."""
         rid = v.check_uuid(run_id)
         async with self.transaction() as conn:
-            cur = await conn.execute(query("runs.lock_for_update"), {"run_id": rid})
-            row = await cur.fetchone()
+            row = await lock_run_row(conn, rid, exclusive=True)
             if row is None:
                 raise run_not_found(rid)
-            if row[0] != "deleted":
+            if row.run_stage != "deleted":
                 raise InvalidState(f"run {rid.hex} is not deleted", run_id=rid.hex)
-            if row[1] != "active":
+            if row.experiment_stage != "active":
                 raise InvalidState(
                     f"run {rid.hex} belongs to a deleted experiment; restore the experiment",
                     run_id=rid.hex,
-                    experiment_id=row[2],
+                    experiment_id=row.experiment_id,
                 )
             await conn.execute(
                 query("runs.set_lifecycle"), {"run_id": rid, "lifecycle_stage": "active"}

@@ -29,6 +29,12 @@ MAX_URL_LENGTH = 2048
 # Labels the C library would read as a number (inet_aton): 2130706433, 0177.0.0.1, 0x7f.1.
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 _FORBIDDEN_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
+# The form every accepted URL has, for the OpenAPI document and as parse()'s last word: a scheme,
+# an authority without user info, then an optional path and query, no fragment. (The host's
+# own rules and what it resolves to are checked by code: no pattern can say them.)
+_URL_CHAR = r"[^\s\\\x00-\x1f\x7f#]"
+URL_PATTERN = rf"^[hH][tT][tT][pP][sS]?://[^\s\\\x00-\x1f\x7f#@/?]+(?:[/?]{_URL_CHAR}*)?(?!\n)$"
+_URL_FORM = re.compile(URL_PATTERN)
 _HOST_NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*$")
 
 
@@ -120,8 +126,10 @@ def parse(url: str, *, allow_private: bool) -> ParsedUrl:
         )
     if "@" in parts.netloc:
         raise UnsafeWebhookUrl("webhook URL must not carry a user name or password")
-    if parts.fragment:
+    if "#" in url:
         raise UnsafeWebhookUrl("webhook URL must not have a fragment")
+    if not _URL_FORM.search(url):
+        raise UnsafeWebhookUrl("webhook URL must be SCHEME://HOST[:PORT][/PATH][?QUERY]")
     try:
         port = parts.port
     except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import psycopg
 import pytest
 from api_support import API, assert_error, create_experiment, create_run, ok
 
+from modelyard.errors import RangeNotSatisfiable
 from modelyard.server import create_app
+from modelyard.server.artifact_bodies import RANGE_SCHEMA, parse_range
 from modelyard.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -85,11 +88,26 @@ async def test_ranges(client: httpx.AsyncClient, run_url: str) -> None:
         "RANGE_NOT_SATISFIABLE",
     )
     assert details["size"] == len(data)
-    assert_error(
-        await client.get(f"{run_url}/r.bin", headers={"Range": "lines=1-2"}),
-        416,
-        "RANGE_NOT_SATISFIABLE",
-    )
+    for malformed in ("lines=1-2", "0", "bytes=", "bytes=-", "bytes=1-2,", "bytes=\uff11-2"):
+        assert_error(
+            await client.get(f"{run_url}/r.bin", headers={"Range": malformed.encode()}),
+            416,
+            "RANGE_NOT_SATISFIABLE",
+        )
+    # Several ranges: the whole file (RFC 9110 allows it); a pattern the document states.
+    whole = await client.get(f"{run_url}/r.bin", headers={"Range": " bytes=0-1, 5-"})
+    assert (whole.status_code, whole.content) == (200, data)
+
+
+def test_the_documented_range_pattern_is_the_one_checked() -> None:
+    pattern = re.compile(RANGE_SCHEMA["pattern"])  # type: ignore[arg-type]
+    for good in ("bytes=0-", "bytes=-5", "bytes=3-9", "bytes=0-1,4-5", "\tbytes= 1-2 "):
+        assert pattern.search(good)
+        parse_range(good, 100)
+    for bad in ("bytes=", "bytes=a-b", "0", "bytes=1-2\n", "bytes=--1"):
+        assert not pattern.search(bad)
+        with pytest.raises(RangeNotSatisfiable):
+            parse_range(bad, 100)
 
 
 async def test_listing_and_delete(client: httpx.AsyncClient, run_url: str) -> None:

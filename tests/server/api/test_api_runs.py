@@ -86,7 +86,17 @@ async def test_patch_errors(client: httpx.AsyncClient) -> None:
     run_id = await new_run(client)
     url = f"{API}/runs/{run_id}"
     assert_error(await client.patch(url, json={"status": "DONE"}), 400, "MALFORMED_REQUEST")
-    assert_error(await client.patch(url, json={"end_time": 10**13}), 400, "INVALID_PARAMETER_VALUE")
+    # The run is RUNNING: an end_time alone conflicts with its stored status; with a
+    # non-terminal status in the same body the body contradicts itself.
+    assert_error(await client.patch(url, json={"end_time": 10**13}), 409, "INVALID_STATE")
+    assert_error(
+        await client.patch(url, json={"status": "RUNNING", "end_time": 10**13}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert_error(
+        await client.patch(url, json={"status": "FAILED", "end_time": 1}), 409, "INVALID_STATE"
+    )
     assert_error(await client.patch(url, json={"end_time": -1}), 400, "MALFORMED_REQUEST")
     after = ok(await client.get(url))
     assert (after["status"], after["end_time"]) == ("RUNNING", None)

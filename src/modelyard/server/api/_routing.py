@@ -105,6 +105,10 @@ class Header:
 
     name: str
     description: str
+    # The rule the handler checks the value with, stated in the document.
+    schema: dict[str, Any] = field(
+        default_factory=lambda: {"type": "string", "minLength": 1, "maxLength": 128}
+    )
 
 
 @dataclass(frozen=True)

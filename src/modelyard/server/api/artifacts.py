@@ -21,6 +21,7 @@ from modelyard.auth.access import Access, access
 from modelyard.server import artifact_bodies
 from modelyard.server.api._request import no_content, path_str, run_id
 from modelyard.server.api._routing import Header, Query, StreamRoute
+from modelyard.server.artifact_bodies import RANGE_SCHEMA
 from modelyard.server.responses import JSON
 
 DIRECTORY = Query(
@@ -34,7 +35,12 @@ RECURSIVE = Query(
     default="false",
     choices=("true", "false"),
 )
-RANGE = Header("Range", "One byte range, bytes=START-END, bytes=START- or bytes=-SUFFIX.")
+RANGE = Header(
+    "Range",
+    "One byte range, bytes=START-END, bytes=START- or bytes=-SUFFIX (several ranges get the"
+    " whole file); another form, or a range outside the file, is a 416.",
+    RANGE_SCHEMA,
+)
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,21 @@ from importlib import metadata
 from typing import Any
 
 import msgspec
+import msgspec.inspect
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from modelyard import limits
+from modelyard.artifacts.location import DEFAULT_STORE_URL
 from modelyard.artifacts.paths import ARTIFACT_PATH_SCHEMA
 from modelyard.auth.access import Access, access
+from modelyard.server.api._nonfinite import WireFloat
 from modelyard.server.api._routing import ApiRoute
+from modelyard.server.api.artifacts import artifacts
 from modelyard.server.api.schemas import ErrorResponse
 from modelyard.server.responses import JSON
+from modelyard.store.dataset_records import JSON_VALUE_REF
 
 API_PREFIX = "/api/v1"
 _REF = "#/components/schemas/{name}"
@@ -64,8 +69,11 @@ def api_route_list(routes: Sequence[BaseRoute]) -> list[ApiRoute]:
     return []
 
 
-def build_document(routes: Sequence[ApiRoute]) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes`` (mounted under ``/api/v1``)."""
+def build_document(
+    routes: Sequence[ApiRoute], store_url: str = DEFAULT_STORE_URL
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes`` (mounted under ``/api/v1``) for a server whose
+    artifact store is ``store_url`` (which decides the locations a client may name)."""
     types: list[Any] = [ErrorResponse]
     for route in routes:
         types.extend(t for t in (route.spec.body, route.spec.response) if t is not None)
@@ -73,9 +81,22 @@ def build_document(routes: Sequence[ApiRoute]) -> dict[str, Any]:
     refs, components = msgspec.json.schema_components(unique, ref_template=_REF)
     schema_of = dict(zip(unique, refs, strict=True))
     for type_ in unique:
+        component = components.get(schema_of[type_].get("$ref", "").rsplit("/", 1)[-1])
         rules = getattr(type_, "json_schema_rules", None)
-        if rules:
-            components[schema_of[type_]["$ref"].rsplit("/", 1)[1]].update(rules)
+        if rules and component is not None:
+            component.update(rules)
+        for name, schema in getattr(type_, "store_fields", {}).items():
+            if component is not None:
+                component["properties"][name] = schema(store_url)
+    for cls in _structs(unique):  # nested records too, e.g. a Run's latest metrics
+        fields = getattr(cls, "wire_float_fields", ())
+        named = components.get(cls.__name__) or components.get(
+            f"{cls.__module__}.{cls.__qualname__}"
+        )
+        if named is not None:
+            for name in fields:
+                named["properties"][name] = msgspec.json.schema(WireFloat)
+    components["JsonValue"] = _json_value_schema()
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         item = paths.setdefault(API_PREFIX + route.template, {})
@@ -89,6 +110,55 @@ def build_document(routes: Sequence[ApiRoute]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {"schemas": components},
+    }
+
+
+def _structs(types: Sequence[Any]) -> list[type]:
+    """Every Struct class reachable from ``types`` (fields, containers, unions), once each."""
+    found: dict[type, None] = {}
+    pending: list[msgspec.inspect.Type] = list(msgspec.inspect.multi_type_info(types))
+    while pending:
+        info = pending.pop()
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls in found:
+                continue
+            found[info.cls] = None
+            pending.extend(f.type for f in info.fields)
+        elif isinstance(info, msgspec.inspect.UnionType):
+            pending.extend(info.types)
+        elif isinstance(info, msgspec.inspect.DictType):
+            pending.extend((info.key_type, info.value_type))
+        elif isinstance(
+            info,
+            (
+                msgspec.inspect.ListType,
+                msgspec.inspect.SetType,
+                msgspec.inspect.FrozenSetType,
+                msgspec.inspect.VarTupleType,
+            ),
+        ):
+            pending.append(info.item_type)
+        elif isinstance(info, msgspec.inspect.TupleType):
+            pending.extend(info.item_types)
+        elif isinstance(info, msgspec.inspect.Metadata):
+            pending.append(info.type)
+    return list(found)
+
+
+def _json_value_schema() -> dict[str, Any]:
+    """Any JSON value whose strings and keys hold no NUL (json_text in dataset_records)."""
+    text = {"type": "string", "pattern": limits.TEXT_PATTERN}
+    return {
+        "anyOf": [
+            text,
+            {"type": ["number", "boolean", "null"]},
+            {"type": "array", "items": {"$ref": JSON_VALUE_REF}},
+            {
+                "type": "object",
+                "propertyNames": text,
+                "additionalProperties": {"$ref": JSON_VALUE_REF},
+            },
+        ]
     }
 
 
@@ -120,7 +190,7 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
             "in": "header",
             "required": False,
             "description": h.description,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+            "schema": h.schema,
         }
         for h in spec.headers
     ]
@@ -161,7 +231,9 @@ def _operation(route: ApiRoute, schema_of: dict[Any, Any]) -> dict[str, Any]:
 async def openapi_document(request: Request) -> Response:
     document = getattr(request.app.state, "openapi", None)
     if document is None:  # built once per app, on first request
-        document = build_document(api_route_list(request.app.routes))
+        document = build_document(
+            api_route_list(request.app.routes), artifacts(request).backend.url
+        )
         request.app.state.openapi = document
     return JSON(document)
 

@@ -7,13 +7,14 @@ document. Request structs refuse unknown fields: a misspelt field is a 400, not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from modelyard import limits
-from modelyard.artifacts.owned import LOCATION_RULE, SOURCE_RULE
+from modelyard.artifacts.owned import LOCATION_RULE, SOURCE_RULE, location_schema, source_schema
 from modelyard.store._time import MAX_TIME_MS
 from modelyard.store.dataset_records import MAX_DATASETS_PER_BATCH, DatasetSpec, InputSpec
 from modelyard.store.logged_model_records import (
@@ -24,6 +25,7 @@ from modelyard.store.logged_model_records import (
     ModelOutput,
 )
 from modelyard.store.registry_records import ACTIVE_STAGE_PATTERN, STAGE_PATTERN
+from modelyard.store.runs import TERMINAL_STATUSES
 
 # Strings whose rules the store checks (modelyard.limits); the annotations state the same rules
 # in the OpenAPI document and leave the checking, and its messages, to the store.
@@ -44,6 +46,14 @@ Tags = Annotated[
 Params = Annotated[
     dict[Key, ParamText], Meta(extra_json_schema={"maxProperties": limits.MAX_BATCH_PARAMS})
 ]
+# Filters and order-by items follow the search grammar (docs/api.md, "Search filters"), which
+# no pattern can state: the document names it with a format per kind of object searched.
+RunFilter = Annotated[str, Meta(extra_json_schema={"format": "runs-filter"})]
+RunOrderBy = Annotated[str, Meta(min_length=1, extra_json_schema={"format": "runs-order-by"})]
+VersionFilter = Annotated[str, Meta(extra_json_schema={"format": "model-versions-filter"})]
+VersionOrderBy = Annotated[
+    str, Meta(min_length=1, extra_json_schema={"format": "model-versions-order-by"})
+]
 NonNegativeInt = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 # A time the store can read back (it checks the bound and says so; the schema states it).
 Millis = Annotated[int, Meta(ge=0, extra_json_schema={"maximum": MAX_TIME_MS})]
@@ -61,6 +71,9 @@ class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """
 
     json_schema_rules: ClassVar[dict[str, Any] | None] = None
+    # Fields whose rule depends on the server's artifact store: name -> the JSON schema for a
+    # store URL (the document is built by the server that enforces it).
+    store_fields: ClassVar[dict[str, Callable[[str], dict[str, Any]]]] = {}
 
 
 def one_of_present(*alternatives: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +109,8 @@ class ErrorResponse(msgspec.Struct):
 
 
 class CreateExperiment(Body):
+    store_fields = {"artifact_location": location_schema}
+
     name: Name
     description: Description | None = None
     artifact_location: Annotated[str, Meta(description=LOCATION_RULE)] | None = None
@@ -126,7 +141,17 @@ class CreateRun(Body):
 
 
 class UpdateRun(Body):
-    """Fields to change; ``status`` to a terminal state usually comes with ``end_time``."""
+    """Fields to change; ``status`` to a terminal state usually comes with ``end_time``.
+
+    An ``end_time`` given with a non-terminal ``status`` is refused (400); given alone, it needs
+    the stored status to be terminal and the stored start not to be later (else 409).
+    """
+
+    json_schema_rules = one_of_present(
+        {"not": {"required": ["end_time"]}},
+        {"not": {"required": ["status"]}},
+        {"properties": {"status": {"enum": sorted(TERMINAL_STATUSES)}}},
+    )
 
     name: Name | UnsetType = UNSET
     status: Literal["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"] | UnsetType = UNSET
@@ -143,8 +168,8 @@ class SetTags(Body):
 
 class SearchRuns(Body):
     experiment_ids: list[NonNegativeInt]
-    filter: str | None = None
-    order_by: list[str] = msgspec.field(default_factory=list)
+    filter: RunFilter | None = None
+    order_by: list[RunOrderBy] = msgspec.field(default_factory=list)
     max_results: MaxResults = 100
     page_token: PageToken | None = None
     lifecycle: Lifecycle = "active"
@@ -167,6 +192,8 @@ class UpdateModel(Body):
 
 
 class CreateVersion(Body):
+    store_fields = {"source": source_schema}
+
     source: Annotated[str, Meta(description=SOURCE_RULE)]
     run_id: RunId | None = None
     model_id: ModelId | None = None
@@ -196,8 +223,8 @@ class SetAlias(Body):
 
 
 class SearchVersions(Body):
-    filter: str | None = None
-    order_by: list[str] = msgspec.field(default_factory=list)
+    filter: VersionFilter | None = None
+    order_by: list[VersionOrderBy] = msgspec.field(default_factory=list)
     max_results: MaxResults = 100
     page_token: PageToken | None = None
 

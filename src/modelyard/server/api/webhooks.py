@@ -24,6 +24,7 @@ from modelyard.store.webhook_deliveries import STATES, Delivery
 from modelyard.store.webhooks import Webhook
 from modelyard.webhooks.events import EVENTS, MAX_EVENTS
 from modelyard.webhooks.service import TestResult, WebhookService
+from modelyard.webhooks.urls import URL_PATTERN
 
 EventName = Literal[EVENTS]  # type: ignore[valid-type]
 Events = Annotated[list[EventName], Meta(min_length=1, max_length=MAX_EVENTS)]
@@ -32,7 +33,10 @@ Url = Annotated[
     Meta(
         min_length=1,
         max_length=2048,
-        pattern="^[hH][tT][tT][pP][sS]?://",
+        pattern=URL_PATTERN,
+        # What the host resolves to is checked against DNS when the URL is saved: a format,
+        # not a pattern, says "a URL this server may call" (docs/api.md, Webhooks).
+        extra_json_schema={"format": "webhook-url"},
         description="https only (http with --webhook-allow-private); the host must resolve to "
         "public addresses only, no user name or password, no numeric host spellings "
         "other than dotted-quad IPv4 and IPv6",
@@ -174,6 +178,14 @@ async def redeliver(request: Request) -> Response:
 _ONE = "/webhooks/{webhook_id}"
 _DELIVERY = "/webhook-deliveries/{delivery_id}"
 
+# A URL of the documented form whose target this server may not call: the rules depend on
+# --webhook-allow-private and on what the host resolves to, so they are a status, not a pattern.
+URL_REFUSED = {
+    "422": "UNSAFE_WEBHOOK_URL: the URL may not be called: plain http without "
+    "--webhook-allow-private, or a host that is not a valid name, is spelt as a number, does not "
+    "resolve, or is or resolves to a loopback, private, link-local, multicast or reserved address"
+}
+
 routes = [
     ApiRoute(
         "POST",
@@ -183,6 +195,7 @@ routes = [
         status=201,
         body=CreateWebhook,
         response=Webhook,
+        extra_statuses=URL_REFUSED,
     ),
     ApiRoute(
         "GET",
@@ -200,6 +213,7 @@ routes = [
         summary="Change a webhook's URL, events, name, description or status",
         body=UpdateWebhook,
         response=Webhook,
+        extra_statuses=URL_REFUSED,
     ),
     ApiRoute(
         "DELETE",
@@ -223,6 +237,7 @@ routes = [
         summary="Send a sample event now; the receiver's body is not returned",
         body=TestWebhook,
         response=TestResult,
+        extra_statuses=URL_REFUSED,
     ),
     ApiRoute(
         "GET",

@@ -18,14 +18,16 @@ VALUES (%(run_id)s, %(experiment_id)s, %(workspace_id)s, %(name)s,
 -- Writers of params, tags (and metrics) take FOR SHARE of the run row: they do not block each
 -- other, but a concurrent delete, restore or status change (FOR NO KEY UPDATE) waits for them, and
 -- they wait for it and then see its result.
-SELECT r.lifecycle_stage, e.lifecycle_stage, r.experiment_id, r.status, r.start_time
+SELECT r.lifecycle_stage AS run_stage, e.lifecycle_stage AS experiment_stage, r.experiment_id,
+       r.status, r.start_time
 FROM run r
 JOIN experiment e ON e.experiment_id = r.experiment_id
 WHERE r.run_id = %(run_id)s
 FOR SHARE OF r
 
 -- name: lock_for_update
-SELECT r.lifecycle_stage, e.lifecycle_stage, r.experiment_id, r.status, r.start_time
+SELECT r.lifecycle_stage AS run_stage, e.lifecycle_stage AS experiment_stage, r.experiment_id,
+       r.status, r.start_time
 FROM run r
 JOIN experiment e ON e.experiment_id = r.experiment_id
 WHERE r.run_id = %(run_id)s
@@ -34,13 +36,17 @@ FOR NO KEY UPDATE OF r
 -- name: update
 -- keep_end: a rename alone leaves end_time as it is. end_now: a terminal status without an
 -- explicit end time ends the run now (never before it started, in case the client gave a start
--- time in the future). Otherwise end_time is the given value, NULL for a non-terminal status.
+-- time in the future). Otherwise end_time is the given value, NULL for a non-terminal status; the
+-- caller has checked that a given value is not before start_time at millisecond precision, and
+-- greatest() keeps one in start_time's own millisecond (start_time holds microseconds) from
+-- breaking run_end_time_ck.
 UPDATE run
 SET status = %(status)s,
     name = COALESCE(%(name)s, name),
     end_time = CASE WHEN %(keep_end)s THEN end_time
                     WHEN %(end_now)s THEN greatest(now(), start_time)
-                    ELSE %(end_time)s::timestamptz END
+                    WHEN %(end_time)s::timestamptz IS NULL THEN NULL
+                    ELSE greatest(%(end_time)s::timestamptz, start_time) END
 WHERE run_id = %(run_id)s
 
 -- name: set_lifecycle

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from modelyard.artifacts.owned import check_artifact_location, check_version_source
+from modelyard.artifacts.owned import (
+    check_artifact_location,
+    check_version_source,
+    location_rules,
+    location_schema,
+    source_rules,
+    source_schema,
+)
 from modelyard.errors import InvalidInput
 
 RUN = "3fa5d00515214fe9864fc869734284f2"
@@ -92,3 +101,44 @@ def test_a_source_inside_a_file_or_s3_store() -> None:
     )
     with pytest.raises(InvalidInput):
         check_version_source(f"{FILE_STORE}/exported/m1", "postgresql")
+
+
+# -- the document's patterns are the checks' rules --------------------------------------------
+
+PATTERNS = settings(max_examples=50, derandomize=True, database=None, deadline=None)
+
+
+@pytest.mark.parametrize("store", ["postgresql", FILE_STORE, S3_STORE])
+@PATTERNS
+@given(data=st.data())
+def test_every_value_of_a_documented_pattern_is_accepted(store: str, data: st.DataObject) -> None:
+    """What the OpenAPI document allows, the checks accept (schemathesis' positive cases)."""
+    for rules, check in ((location_rules(store), check_artifact_location),
+                         (source_rules(store), check_version_source)):  # fmt: skip
+        for rule in rules:
+            value = data.draw(st.from_regex(rule.pattern).filter(lambda v: len(v) <= 300))
+            assert check(value, store) is not None, value
+
+
+@pytest.mark.parametrize("store", [FILE_STORE, S3_STORE])
+@pytest.mark.parametrize(
+    "suffix", ["/a%41", "/a%", "/a?b", "/a#b", "/a\u200bb", "/a\U000e0041", "/a\\b", "/.."]
+)
+def test_what_no_pattern_matches_is_refused(store: str, suffix: str) -> None:
+    """And what the document refuses, the checks refuse (its negative cases): '%' even where
+    decoding it would give a harmless name, invisible characters by one list."""
+    value = store + suffix
+    assert not any(rule.matches(value) for rule in location_rules(store) + source_rules(store))
+    with pytest.raises(InvalidInput):
+        check_artifact_location(value, store)
+    with pytest.raises(InvalidInput):
+        check_version_source(value, store)
+
+
+def test_the_document_states_each_stores_own_rules() -> None:
+    assert location_schema("postgresql")["type"] == "null"
+    file_schema = location_schema(FILE_STORE)
+    patterns = [s["pattern"] for s in file_schema["anyOf"][0]["anyOf"]]
+    assert any(p.startswith("^file:///srv/modelyard/artifacts(?:") for p in patterns)
+    sources = source_schema(S3_STORE)["anyOf"]
+    assert [s["pattern"][:9] for s in sources] == ["^runs:/[0", "^models:/", "^s3://tea"]

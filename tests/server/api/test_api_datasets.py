@@ -97,7 +97,17 @@ async def test_errors_have_the_one_shape(client: httpx.AsyncClient) -> None:
         f"{API}/runs/{run_id}/inputs", json={"datasets": [{"name": "n", "digest": "a b"}]}
     )
     assert assert_error(response, 400, "INVALID_PARAMETER_VALUE")["field"] == "digest"
+    # jsonb cannot hold NUL: the field is named, nothing is stored (an escaped backslash is fine).
+    for field in ("schema", "profile"):
+        for nul in ({"a": "x\u0000"}, {"k\u0000": 1}, [["\u0000"]]):
+            dataset = {"name": "n", "digest": "d", field: nul}
+            response = await client.post(
+                f"{API}/runs/{run_id}/inputs", json={"datasets": [dataset]}
+            )
+            assert assert_error(response, 400, "INVALID_PARAMETER_VALUE")["field"] == field
     assert ok(await client.get(f"{API}/runs/{run_id}/inputs")) == {"datasets": [], "models": []}
+    backslash = {"name": "n", "digest": "d2", "profile": {"a": "\\u0000"}}
+    ok(await client.post(f"{API}/runs/{run_id}/inputs", json={"datasets": [backslash]}))
 
 
 async def test_openapi_states_the_limits(client: httpx.AsyncClient) -> None:

@@ -219,3 +219,4 @@ def fault_proxy(target_host: str, target_port: int) -> Iterator[FaultProxy]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+

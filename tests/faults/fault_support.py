@@ -13,14 +13,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+import psycopg.conninfo
+import pytest
+from fault_proxy import FaultProxy, fault_proxy
 
 from modelyard.client import Client
+from pooler_support import missing_reason, pgbouncer, pooled_url
 
 SCHEMA = "ml_model_schema"
 
@@ -51,8 +57,15 @@ class ServerProcess:
         log = open(self.log_dir / f"server-{self.port}-{self.starts}.log", "wb")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "modelyard", "--database-url", self.database_url,
-                "server", "--port", str(self.port), *self.args,
+                sys.executable,
+                "-m",
+                "modelyard",
+                "--database-url",
+                self.database_url,
+                "server",
+                "--port",
+                str(self.port),
+                *self.args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -129,3 +142,27 @@ def sql_rows(database_url: str, statement: str, params: Any = None) -> list[tupl
         conn.execute(f"SET search_path TO {SCHEMA}")
         cur = conn.execute(statement, params)
         return cur.fetchall() if cur.description else []
+
+
+@contextmanager
+def proxied_database(
+    database_url: str, route: str
+) -> Iterator[tuple[str, tuple[str, ...], FaultProxy]]:
+    """A fault proxy in front of ``database_url``'s server, reached directly or through PgBouncer.
+
+    Yields the conninfo the server under test uses, the server flags the route needs, and the
+    proxy. With ``route == "pgbouncer"`` the chain is server -> PgBouncer (transaction mode) ->
+    proxy -> PostgreSQL: the faults hit PgBouncer's server connections, as a network fault between
+    a pooler and its database would.
+    """
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    with fault_proxy(str(params["host"]), int(str(params["port"]))) as proxy:
+        through = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port)
+        if route == "direct":
+            yield through, (), proxy
+            return
+        reason = missing_reason()
+        if reason is not None:
+            pytest.skip(reason)
+        with pgbouncer(through) as port:
+            yield pooled_url(database_url, port), ("--no-prepared-statements",), proxy

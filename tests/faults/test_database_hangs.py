@@ -2,7 +2,8 @@
 
 The server reaches PostgreSQL through the fault proxy. With ``--request-timeout 3``, a request
 that cannot finish answers 504 ``DEADLINE_EXCEEDED`` (or 503) instead of hanging, and once the
-network heals the pool is back to its baseline: every request succeeds again.
+network heals the pool is back to its baseline: every request succeeds again. Directly, and
+through PgBouncer in front of the proxy (``route``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg.conninfo
 import pytest
-from fault_proxy import FaultProxy, fault_proxy
-from fault_support import ServerProcess
+from fault_proxy import FaultProxy
+from fault_support import ServerProcess, proxied_database
 
 pytestmark = pytest.mark.faults
 
@@ -26,14 +26,14 @@ CLIENT_TIMEOUT = 60.0
 
 
 @pytest.fixture
-def proxied(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, FaultProxy]]:
-    params = psycopg.conninfo.conninfo_to_dict(database_url)
-    with fault_proxy(str(params["host"]), int(str(params["port"]))) as proxy:
-        through = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port)
+def proxied(
+    database_url: str, route: str, tmp_path: Path
+) -> Iterator[tuple[ServerProcess, FaultProxy]]:
+    with proxied_database(database_url, route) as (through, route_args, proxy):
         server = ServerProcess(
             through,
             tmp_path,
-            args=("--no-webhook-dispatcher", "--request-timeout", str(DEADLINE)),
+            args=("--no-webhook-dispatcher", "--request-timeout", str(DEADLINE), *route_args),
         )
         server.start()
         try:
@@ -58,7 +58,7 @@ def _timed(http: httpx.Client, method: str, path: str, **kwargs: object) -> tupl
 
 @pytest.mark.parametrize("fault", ["blackhole", "latency"])
 def test_a_hung_database_answers_within_the_deadline(
-    proxied: tuple[ServerProcess, FaultProxy], fault: str
+    proxied: tuple[ServerProcess, FaultProxy], fault: str, route: str
 ) -> None:
     server, proxy = proxied
     with httpx.Client(base_url=f"{server.url}/api/v1", timeout=CLIENT_TIMEOUT) as http:
@@ -72,13 +72,14 @@ def test_a_hung_database_answers_within_the_deadline(
             _timed(http, "POST", "/experiments", json={"name": f"during-{i}"}) for i in range(3)
         ] + [_timed(http, "GET", f"/experiments/{experiment['experiment_id']}") for _ in range(3)]
         proxy.heal()
-        after = [http.get(f"/experiments/{experiment['experiment_id']}").status_code
-                 for _ in range(10)]
+        after = [
+            http.get(f"/experiments/{experiment['experiment_id']}").status_code for _ in range(10)
+        ]
         recovered_pool = _pool_size(server)
     statuses = [status for status, _ in answers]
     slowest = max(seconds for _, seconds in answers)
     print(
-        f"\n{fault} to PostgreSQL: answers {statuses}, slowest {slowest:.2f} s "
+        f"\n{fault} to PostgreSQL ({route}): answers {statuses}, slowest {slowest:.2f} s "
         f"(deadline {DEADLINE} s), pool {baseline:g} -> {recovered_pool:g}, after heal {after}"
     )
     if fault == "blackhole":

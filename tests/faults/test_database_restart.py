@@ -2,7 +2,8 @@
 
 While it is down the server answers 503 with ``Retry-After``, never 500; it recovers by itself
 within 10 s; every write it acknowledged is in PostgreSQL afterwards; its pool hands out no
-broken connection after the recovery.
+broken connection after the recovery. The same with the server connected directly and through
+PgBouncer in transaction mode (which loses its server connections in the restart too).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -24,6 +26,7 @@ from modelyard.db.conninfo import with_database
 from modelyard.db.migrate import upgrade
 from modelyard.embedded import EmbeddedPostgres, Server, wheel_bin_dir
 from modelyard.embedded._paths import pg_tool
+from pooler_support import ROUTES, missing_reason, pgbouncer, pooled_url
 
 pytestmark = pytest.mark.faults
 
@@ -72,21 +75,28 @@ def _database(running: Server) -> str:
     return url
 
 
+@pytest.mark.parametrize("route", ROUTES)
 def test_a_database_restart_is_503_with_retry_after_then_recovers(
-    own_postgres: EmbeddedPostgres, tmp_path: Path
+    own_postgres: EmbeddedPostgres, tmp_path: Path, route: str
 ) -> None:
-    with own_postgres.session() as running:
+    if route == "pgbouncer" and (reason := missing_reason()) is not None:
+        pytest.skip(reason)
+    with own_postgres.session() as running, ExitStack() as stack:
         database_url = _database(running)
-        server = ServerProcess(database_url, tmp_path)
+        server_url, args = database_url, ()
+        if route == "pgbouncer":
+            port = stack.enter_context(pgbouncer(running.dsn()))
+            server_url, args = pooled_url(database_url, port), ("--no-prepared-statements",)
+        server = ServerProcess(server_url, tmp_path, args=args)
         server.start()
         try:
-            _write_through_a_restart(own_postgres, server, database_url)
+            _write_through_a_restart(own_postgres, server, database_url, route)
         finally:
             server.stop()
 
 
 def _write_through_a_restart(
-    postgres: EmbeddedPostgres, server: ServerProcess, database_url: str
+    postgres: EmbeddedPostgres, server: ServerProcess, database_url: str, route: str
 ) -> None:
     api = f"{server.url}/api/v1"
     experiment = httpx.post(f"{api}/experiments", json={"name": "restart"}).json()
@@ -106,8 +116,12 @@ def _write_through_a_restart(
         with httpx.Client(base_url=api, timeout=30) as http:
             for batch in range(BATCHES):
                 steps = list(range(batch * POINTS, (batch + 1) * POINTS))
-                body = {"keys": ["loss"] * POINTS, "values": [1.0] * POINTS, "steps": steps,
-                        "timestamps": steps}
+                body = {
+                    "keys": ["loss"] * POINTS,
+                    "values": [1.0] * POINTS,
+                    "steps": steps,
+                    "timestamps": steps,
+                }
                 key = uuid.uuid4().hex
                 while True:  # a client retrying with its key, as the buffer does
                     try:
@@ -152,7 +166,8 @@ def _write_through_a_restart(
     stored = {run_id: stored_steps(database_url, run_id, "loss") for run_id in run_ids}
     total = sum(len(s) for s in stored.values())
     print(
-        f"\npg_ctl restart -m immediate under {WRITERS} writers: answers {dict(statuses)}, "
+        f"\npg_ctl restart -m immediate under {WRITERS} writers ({route}): "
+        f"answers {dict(statuses)}, "
         f"acknowledged {acknowledged} points, stored {total}, recovered in "
         f"{recovered if recovered is None else round(recovered, 2)} s, "
         f"503 without Retry-After {missing_retry_after}"

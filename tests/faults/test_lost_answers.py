@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg.conninfo
 import pytest
 from fault_proxy import FaultProxy, fault_proxy
-from fault_support import ServerProcess, sql_rows, stored_steps
+from fault_support import ServerProcess, proxied_database, sql_rows, stored_steps
 
 from modelyard.client import Client
 from modelyard.client import _http as client_http
@@ -77,12 +76,10 @@ def test_an_answer_cut_after_the_commit_is_retried_to_one_copy(
 
 
 def test_a_database_connection_cut_after_commit_is_503_and_the_retry_finds_it(
-    database_url: str, tmp_path: Path
+    database_url: str, route: str, tmp_path: Path
 ) -> None:
-    params = psycopg.conninfo.conninfo_to_dict(database_url)
-    with fault_proxy(str(params["host"]), int(str(params["port"]))) as proxy:
-        through = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port)
-        server = ServerProcess(through, tmp_path, args=("--no-webhook-dispatcher",))
+    with proxied_database(database_url, route) as (through, route_args, proxy):
+        server = ServerProcess(through, tmp_path, args=("--no-webhook-dispatcher", *route_args))
         server.start()
         try:
             with Client(server.url) as client:
@@ -96,7 +93,10 @@ def test_a_database_connection_cut_after_commit_is_503_and_the_retry_finds_it(
                 stored = stored_steps(database_url, run_id, "loss")
         finally:
             server.stop()
-    print(f"\nCOMMIT cut from PostgreSQL: sent {len(STEPS)}, stored {len(stored)} after retry")
+    print(
+        f"\nCOMMIT cut from PostgreSQL ({route}): sent {len(STEPS)}, "
+        f"stored {len(stored)} after retry"
+    )
     assert stored == STEPS
 
 
@@ -131,9 +131,7 @@ def test_twenty_concurrent_requests_with_one_key_have_one_effect(
     assert stored == STEPS
 
 
-def test_the_same_key_with_another_body_is_a_409(
-    server: ServerProcess, database_url: str
-) -> None:
+def test_the_same_key_with_another_body_is_a_409(server: ServerProcess, database_url: str) -> None:
     key = uuid.uuid4().hex
     with Client(server.url) as client:
         run_id = _run(client)
@@ -204,12 +202,10 @@ def test_a_creation_whose_answer_is_cut_is_retried_to_one_row(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_creation_whose_commit_is_cut_from_postgresql_is_retried_to_one_row(
-    database_url: str, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, route: str, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    params = psycopg.conninfo.conninfo_to_dict(database_url)
-    with fault_proxy(str(params["host"]), int(str(params["port"]))) as proxy:
-        through = psycopg.conninfo.make_conninfo(database_url, host="127.0.0.1", port=proxy.port)
-        server = ServerProcess(through, tmp_path, args=("--no-webhook-dispatcher",))
+    with proxied_database(database_url, route) as (through, route_args, proxy):
+        server = ServerProcess(through, tmp_path, args=("--no-webhook-dispatcher", *route_args))
         server.start()
         try:
             with Client(server.url) as client:
@@ -226,7 +222,9 @@ def test_a_creation_whose_commit_is_cut_from_postgresql_is_retried_to_one_row(
                 stored = target.stored()
         finally:
             server.stop()
-    print(f"\n{kind} creation, COMMIT cut from PostgreSQL: {len(stored)} stored after the retry")
+    print(
+        f"\n{kind} creation, COMMIT cut from PostgreSQL ({route}): {len(stored)} stored after retry"
+    )
     assert stored == [answered]
 
 
@@ -263,4 +261,3 @@ def test_a_creation_key_reused_with_another_body_is_a_409(
             target.create(client, key, variant=1)
         assert target.create(client, key) == first  # the true retry still gets the first answer
     assert target.stored() == [first]
-

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any, cast
 
 import msgspec
+from psycopg.rows import dict_row
 
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.limits import check_uuid
@@ -50,18 +51,19 @@ class Webhook(msgspec.Struct, kw_only=True):
     secret: str | msgspec.UnsetType = msgspec.UNSET
 
 
-def webhook_from_row(row: Sequence[Any]) -> Webhook:
+def webhook_from_row(row: Mapping[str, Any]) -> Webhook:
+    """A row of ``webhooks.get_webhook`` / ``list_webhooks``, by column name."""
     return Webhook(
-        webhook_id=row[0].hex,
-        name=row[1],
-        url=row[2],
-        events=list(row[3]),
-        description=row[4],
-        status=row[5],
-        creation_timestamp=row[6],
-        last_updated_timestamp=row[7],
-        has_secret=row[8],
-        previous_secret_expires=row[9],
+        webhook_id=row["webhook_id"].hex,
+        name=row["name"],
+        url=row["url"],
+        events=list(row["events"]),
+        description=row["description"],
+        status=row["status"],
+        creation_timestamp=row["creation_timestamp"],
+        last_updated_timestamp=row["last_updated_timestamp"],
+        has_secret=row["has_secret"],
+        previous_secret_expires=row["previous_secret_expires"],
     )
 
 
@@ -137,13 +139,18 @@ class Webhooks(Repository):
             after_us_key, after_id_key = decode_cursor(page_token, "webhooks", [int, str])
             after_us, after_id = int(after_us_key), str(after_id_key)  # type: ignore[arg-type]
         async with self.read() as conn:
-            cur = await conn.execute(
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
                 query("webhooks.list_webhooks"),
                 self._args(after_us=after_us, after_id=after_id, limit=limit + 1),
             )
-            rows = cast(builtins.list[Sequence[Any]], await cur.fetchall())
+            rows = await cur.fetchall()
         page, last = split_page(rows, limit)
-        token = encode_cursor("webhooks", [last[10], str(last[0])]) if last else None
+        token = (
+            encode_cursor("webhooks", [last["created_us"], str(last["webhook_id"])])
+            if last
+            else None
+        )
         return Page(items=[webhook_from_row(r) for r in page], next_page_token=token)
 
     async def update(
@@ -215,7 +222,8 @@ class Webhooks(Repository):
         return str(row[0]) if row else "default"
 
     async def _fetch(self, conn: Conn, key: uuid.UUID) -> Webhook:
-        cur = await conn.execute(query("webhooks.get_webhook"), self._args(webhook_id=key))
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(query("webhooks.get_webhook"), self._args(webhook_id=key))
         row = await cur.fetchone()
         if row is None:
             raise webhook_not_found(key.hex)

@@ -1,8 +1,9 @@
 -- Queries of webhooks and their deliveries (modelyard/store/webhooks.py, webhook_deliveries.py,
 -- modelyard/webhooks/dispatcher.py). Webhooks are addressed by (workspace_id, webhook_id).
 -- Queries returning webhooks list the same columns (store/webhooks.py, webhook_from_row):
---   webhook_id, name, url, events, description, status, created ms, updated ms, has secret,
---   end of the secret rotation's overlap in ms (NULL when none is running)
+--   webhook_id, name, url, events, description, status, creation_timestamp and
+--   last_updated_timestamp (ms), has_secret, previous_secret_expires (ms, NULL but during a
+--   rotation's overlap), decoded by these names.
 
 -- name: create_webhook
 INSERT INTO webhook (workspace_id, name, url, events, description, status, secret)
@@ -11,23 +12,25 @@ RETURNING webhook_id
 
 -- name: get_webhook
 SELECT w.webhook_id, w.name, w.url, w.events, w.description, w.status,
-       floor(extract(epoch FROM w.created_at) * 1000)::bigint,
-       floor(extract(epoch FROM w.updated_at) * 1000)::bigint,
-       w.secret IS NOT NULL,
+       floor(extract(epoch FROM w.created_at) * 1000)::bigint AS creation_timestamp,
+       floor(extract(epoch FROM w.updated_at) * 1000)::bigint AS last_updated_timestamp,
+       w.secret IS NOT NULL AS has_secret,
        CASE WHEN w.previous_secret_until > now()
-            THEN floor(extract(epoch FROM w.previous_secret_until) * 1000)::bigint END
+            THEN floor(extract(epoch FROM w.previous_secret_until) * 1000)::bigint
+       END AS previous_secret_expires
 FROM webhook w
 WHERE w.workspace_id = %(ws)s AND w.webhook_id = %(webhook_id)s
 
 -- name: list_webhooks
 -- Creation order, keyset on (created_at, webhook_id); the cursor carries microseconds.
 SELECT w.webhook_id, w.name, w.url, w.events, w.description, w.status,
-       floor(extract(epoch FROM w.created_at) * 1000)::bigint,
-       floor(extract(epoch FROM w.updated_at) * 1000)::bigint,
-       w.secret IS NOT NULL,
+       floor(extract(epoch FROM w.created_at) * 1000)::bigint AS creation_timestamp,
+       floor(extract(epoch FROM w.updated_at) * 1000)::bigint AS last_updated_timestamp,
+       w.secret IS NOT NULL AS has_secret,
        CASE WHEN w.previous_secret_until > now()
-            THEN floor(extract(epoch FROM w.previous_secret_until) * 1000)::bigint END,
-       (extract(epoch FROM w.created_at) * 1000000)::bigint
+            THEN floor(extract(epoch FROM w.previous_secret_until) * 1000)::bigint
+       END AS previous_secret_expires,
+       (extract(epoch FROM w.created_at) * 1000000)::bigint AS created_us
 FROM webhook w
 WHERE w.workspace_id = %(ws)s
   AND (%(after_us)s::bigint IS NULL

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any, cast
 
 import msgspec
+from psycopg.rows import class_row
 
 from modelyard.errors import InvalidInput, InvalidState, NotFound
 from modelyard.limits import check_uuid
 from modelyard.sql import query
-from modelyard.store._base import Pool, Repository
+from modelyard.store._base import Conn, Pool, Repository
 from modelyard.store._registry_base import DEFAULT_WORKSPACE_ID
 from modelyard.store.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -54,33 +53,6 @@ class Delivery(msgspec.Struct, kw_only=True):
     attempt_log: list[Attempt] | msgspec.UnsetType = msgspec.UNSET
 
 
-def delivery_from_row(row: Sequence[Any]) -> Delivery:
-    return Delivery(
-        delivery_id=str(row[0]),
-        webhook_id=row[1].hex,
-        event_seq=row[2],
-        event=row[3],
-        state=row[4],
-        attempts=row[5],
-        creation_timestamp=row[6],
-        next_attempt_timestamp=row[7],
-        finished_timestamp=row[8],
-        last_response_code=row[9],
-        last_error=row[10],
-    )
-
-
-def attempt_from_row(row: Sequence[Any]) -> Attempt:
-    return Attempt(
-        attempt=row[0],
-        started_timestamp=row[1],
-        latency_ms=row[2],
-        response_code=row[3],
-        error=row[4],
-        succeeded=row[5],
-    )
-
-
 def check_delivery_id(value: str) -> uuid.UUID:
     return check_uuid(value, "delivery_id", "delivery id")
 
@@ -115,7 +87,8 @@ class WebhookDeliveries(Repository):
             (before_key,) = decode_cursor(page_token, "deliveries", [int])
             before = int(before_key)  # type: ignore[arg-type]
         async with self.read() as conn:
-            cur = await conn.execute(
+            cur = conn.cursor(row_factory=class_row(Delivery))
+            await cur.execute(
                 query("webhooks.list_deliveries"),
                 {
                     "ws": self.workspace_id,
@@ -125,25 +98,21 @@ class WebhookDeliveries(Repository):
                     "limit": limit + 1,
                 },
             )
-            rows = cast(list[Sequence[Any]], await cur.fetchall())
+            rows = await cur.fetchall()
         page, last = split_page(rows, limit)
-        token = encode_cursor("deliveries", [last[2]]) if last else None
-        return Page(items=[delivery_from_row(r) for r in page], next_page_token=token)
+        token = encode_cursor("deliveries", [last.event_seq]) if last else None
+        return Page(items=page, next_page_token=token)
 
     async def get(self, delivery_id: str) -> Delivery:
         """One delivery with its attempt log."""
         key = check_delivery_id(delivery_id)
         async with self.transaction() as conn:
-            cur = await conn.execute(
-                query("webhooks.get_delivery"), {"ws": self.workspace_id, "delivery_id": key}
-            )
-            row = await cur.fetchone()
-            if row is None:
+            found = await _delivery(conn, self.workspace_id, key)
+            if found is None:
                 raise NotFound(f"delivery {delivery_id} does not exist", delivery_id=delivery_id)
-            cur = await conn.execute(query("webhooks.list_attempts"), {"delivery_id": key})
-            attempts = [attempt_from_row(a) for a in await cur.fetchall()]
-        found = delivery_from_row(row)
-        found.attempt_log = attempts
+            attempts = conn.cursor(row_factory=class_row(Attempt))
+            await attempts.execute(query("webhooks.list_attempts"), {"delivery_id": key})
+            found.attempt_log = await attempts.fetchall()
         return found
 
     async def redeliver(self, delivery_id: str) -> Delivery:
@@ -154,17 +123,22 @@ class WebhookDeliveries(Repository):
                 query("webhooks.redeliver"), {"ws": self.workspace_id, "delivery_id": key}
             )
             if await cur.fetchone() is None:
-                existing = await conn.execute(
-                    query("webhooks.get_delivery"), {"ws": self.workspace_id, "delivery_id": key}
-                )
-                row = await existing.fetchone()
-                if row is None:
+                existing = await _delivery(conn, self.workspace_id, key)
+                if existing is None:
                     raise NotFound(
                         f"delivery {delivery_id} does not exist", delivery_id=delivery_id
                     )
                 raise InvalidState(
-                    f"delivery {delivery_id} is {row[4]}; only a dead delivery is redelivered",
+                    f"delivery {delivery_id} is {existing.state}; only a dead delivery is "
+                    "redelivered",
                     delivery_id=delivery_id,
                 )
             await conn.execute(query("webhooks.notify"))
         return await self.get(delivery_id)
+
+
+async def _delivery(conn: Conn, workspace_id: int, key: uuid.UUID) -> Delivery | None:
+    """The delivery ``key`` of the workspace, without its attempt log; None if there is none."""
+    cur = conn.cursor(row_factory=class_row(Delivery))
+    await cur.execute(query("webhooks.get_delivery"), {"ws": workspace_id, "delivery_id": key})
+    return await cur.fetchone()

@@ -76,12 +76,13 @@ SELECT name FROM workspace WHERE workspace_id = %(ws)s
 
 -- name: list_deliveries
 -- Newest event first; the cursor is the last event_seq returned.
-SELECT d.delivery_id, d.webhook_id, d.event_seq, d.entity || '.' || d.action, d.state,
-       d.attempts,
-       floor(extract(epoch FROM d.created_at) * 1000)::bigint,
+SELECT d.delivery_id::text AS delivery_id, replace(d.webhook_id::text, '-', '') AS webhook_id,
+       d.event_seq, d.entity || '.' || d.action AS event, d.state, d.attempts,
+       floor(extract(epoch FROM d.created_at) * 1000)::bigint AS creation_timestamp,
        CASE WHEN d.state = 'pending'
-            THEN floor(extract(epoch FROM d.next_attempt_at) * 1000)::bigint END,
-       floor(extract(epoch FROM d.finished_at) * 1000)::bigint,
+            THEN floor(extract(epoch FROM d.next_attempt_at) * 1000)::bigint
+       END AS next_attempt_timestamp,
+       floor(extract(epoch FROM d.finished_at) * 1000)::bigint AS finished_timestamp,
        d.last_response_code, d.last_error
 FROM webhook_delivery d
 JOIN webhook w ON w.webhook_id = d.webhook_id
@@ -93,12 +94,13 @@ ORDER BY d.event_seq DESC
 LIMIT %(limit)s
 
 -- name: get_delivery
-SELECT d.delivery_id, d.webhook_id, d.event_seq, d.entity || '.' || d.action, d.state,
-       d.attempts,
-       floor(extract(epoch FROM d.created_at) * 1000)::bigint,
+SELECT d.delivery_id::text AS delivery_id, replace(d.webhook_id::text, '-', '') AS webhook_id,
+       d.event_seq, d.entity || '.' || d.action AS event, d.state, d.attempts,
+       floor(extract(epoch FROM d.created_at) * 1000)::bigint AS creation_timestamp,
        CASE WHEN d.state = 'pending'
-            THEN floor(extract(epoch FROM d.next_attempt_at) * 1000)::bigint END,
-       floor(extract(epoch FROM d.finished_at) * 1000)::bigint,
+            THEN floor(extract(epoch FROM d.next_attempt_at) * 1000)::bigint
+       END AS next_attempt_timestamp,
+       floor(extract(epoch FROM d.finished_at) * 1000)::bigint AS finished_timestamp,
        d.last_response_code, d.last_error
 FROM webhook_delivery d
 JOIN webhook w ON w.webhook_id = d.webhook_id
@@ -106,8 +108,8 @@ WHERE w.workspace_id = %(ws)s AND d.delivery_id = %(delivery_id)s
 
 -- name: list_attempts
 -- The receiver's body is not selected: the API never shows it (see webhook_attempt).
-SELECT a.attempt, floor(extract(epoch FROM a.started_at) * 1000)::bigint, a.latency_ms,
-       a.response_code, a.error, a.succeeded
+SELECT a.attempt, floor(extract(epoch FROM a.started_at) * 1000)::bigint AS started_timestamp,
+       a.latency_ms, a.response_code, a.error, a.succeeded
 FROM webhook_attempt a
 WHERE a.delivery_id = %(delivery_id)s
 ORDER BY a.attempt

@@ -208,8 +208,8 @@ def test_runs_params_and_tags(client: Client) -> None:
     # Updates.
     renamed = client.update_run(run_id, name="child-2")
     assert (renamed["name"], renamed["status"]) == ("child-2", "RUNNING")
-    with pytest.raises(InvalidInput):
-        client.update_run(run_id, status="FINISHED", end_time=1)  # before its start
+    with pytest.raises(InvalidState, match="before the run's start_time"):
+        client.update_run(run_id, status="FINISHED", end_time=1)  # conflicts with the stored start
     with pytest.raises(InvalidInput):
         client.update_run(run_id, status="DONE")
     assert client.get_run(run_id)["status"] == "RUNNING"

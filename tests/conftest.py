@@ -27,6 +27,13 @@ from modelyard.db.migrate import upgrade
 from modelyard.store import Store
 from pooler_support import missing_reason, pgbouncer
 
+# MLflow 3's telemetry thread would send usage data off the machine (tests talk to loopback only),
+# and it sets and unsets an environment variable while requests' proxy lookup iterates
+# os.environ: a KeyError '_MLFLOW_TELEMETRY_SESSION_ID' failed an mlflow test here once. Off in
+# every worker, before any test imports mlflow.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_DSN = os.environ.get("MODELYARD_TEST_DSN")
 # MODELYARD_TEST_SERVERS=pg18 narrows a development run to one server kind; the README's test
